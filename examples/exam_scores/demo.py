@@ -1,0 +1,128 @@
+"""OpenSage demo: the exam-score example from the seed, end to end.
+
+Starts the platform on the embedded default (SQLite + a local data directory), uploads
+the students' data through the SDK and shows what the platform learned about it.
+
+    python examples/exam_scores/demo.py            # keeps serving until Ctrl-C
+    python examples/exam_scores/demo.py --exit     # or OPENSAGE_DEMO_EXIT=1: stop at the end
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from data import FEATURES, LABEL, write_csv
+
+import opensage
+
+console = Console()
+
+
+def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    """Run ``opensage up`` in a child process and wait until it answers."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "opensage", "up", "--port", str(port), "--data-dir", str(data_dir)],
+    )
+    client = opensage.Client(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            client.health()
+            return server
+        except opensage.ServerUnavailable:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not answer within 60 s")
+
+
+def show_statistics(dataset: opensage.Dataset) -> None:
+    """Print the per-column statistics the platform computed at ingest."""
+    stats = dataset.stats()
+    table = Table(title=f"{dataset.name} v{stats.version}: {stats.num_rows:,} students")
+    for header in ("column", "mean", "std", "min", "median", "max", "missing"):
+        table.add_column(header, justify="left" if header == "column" else "right")
+    for column in stats.columns:
+        median = (column.quantiles or {}).get("0.5")
+        table.add_row(
+            column.name + (" (label)" if column.name == LABEL else ""),
+            f"{column.mean:.1f}",
+            f"{column.std:.1f}",
+            f"{column.min:g}",
+            f"{median:g}",
+            f"{column.max:g}",
+            str(column.missing),
+        )
+    console.print(table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("OPENSAGE_PORT", 8080)))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("OPENSAGE_DATA_DIR", ".opensage"))
+    )
+    parser.add_argument(
+        "--exit",
+        action="store_true",
+        default=os.environ.get("OPENSAGE_DEMO_EXIT", "") not in ("", "0"),
+        help="stop the server when the example is done instead of serving on",
+    )
+    args = parser.parse_args()
+    data_dir = args.data_dir.resolve()
+    url = f"http://127.0.0.1:{args.port}"
+
+    console.rule("[bold]OpenSage demo: predicting exam scores")
+    csv_path = write_csv(data_dir / "examples" / "students.csv")
+    console.print(f"1. Collected data: 10,000 students -> {csv_path}")
+    console.print(f"   features: {', '.join(FEATURES)}; label: {LABEL}")
+
+    server = start_server(args.port, data_dir)
+    try:
+        with opensage.Client(url) as client:
+            try:
+                dataset = client.datasets.get("exam-scores")
+                console.print("2. Dataset 'exam-scores' is already on the platform")
+            except opensage.NotFound:
+                dataset = client.datasets.create(
+                    csv_path,
+                    name="exam-scores",
+                    label=LABEL,
+                    splits={"train": 0.8, "validation": 0.1, "test": 0.1},
+                    seed=42,
+                    description="AWS Cloud Practitioner exam scores of 10,000 students",
+                )
+                console.print("2. Uploaded the data through the SDK as dataset 'exam-scores'")
+            splits = dataset.splits
+            if splits is not None:
+                counts = ", ".join(f"{k} {n:,}" for k, n in splits.counts.items())
+                console.print(f"   splits (seed {splits.seed}): {counts}")
+            show_statistics(dataset)
+        console.print(f"API:     {url}/api/v1/datasets")
+        console.print(f"OpenAPI: {url}/openapi.json   (interactive docs: {url}/docs)")
+        if args.exit:
+            return 0
+        console.print("Serving; press Ctrl-C to stop.")
+        server.wait()
+        return server.returncode or 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

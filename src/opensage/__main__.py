@@ -1,0 +1,5 @@
+"""``python -m opensage`` runs the CLI."""
+
+from opensage.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""The Python SDK: speaks HTTP to an OpenSage server, never imports server code."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from opensage.client.datasets import Dataset, Datasets
+from opensage.client.http import HTTPSession, default_url
+
+
+class Client:
+    """Entry point of the SDK.
+
+    >>> client = Client()                      # OPENSAGE_URL, or http://127.0.0.1:8080
+    >>> ds = client.datasets.create("students.csv", name="students", label="score")
+    """
+
+    def __init__(
+        self, url: str | None = None, *, timeout: float = 300.0, http: httpx.Client | None = None
+    ) -> None:
+        self.session = HTTPSession(url, timeout=timeout, http=http)
+        self.datasets = Datasets(self.session)
+
+    @property
+    def url(self) -> str:
+        return self.session.url
+
+    def health(self) -> dict[str, Any]:
+        """The server's health answer (raises ``ServerUnavailable`` if it is down)."""
+        body: dict[str, Any] = self.session.json("GET", "/health")
+        return body
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = ["Client", "Dataset", "Datasets", "default_url"]

@@ -1,0 +1,73 @@
+"""The SDK's HTTP session: base URL, timeouts, and errors turned back into typed exceptions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from opensage.errors import OpenSageError, ServerUnavailable, error_from_body
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def default_url() -> str:
+    """``OPENSAGE_URL`` if set, else the local server."""
+    return os.environ.get("OPENSAGE_URL") or DEFAULT_URL
+
+
+class HTTPSession:
+    """Sends requests to one OpenSage server and raises its errors as typed exceptions."""
+
+    def __init__(
+        self, url: str | None = None, *, timeout: float = 300.0, http: httpx.Client | None = None
+    ) -> None:
+        self.url = (url or default_url()).rstrip("/")
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; raise the server's error as its ``OpenSageError`` subclass."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(
+                f"cannot reach the OpenSage server at {self.url} ({exc}); "
+                "start one with `opensage up` or set OPENSAGE_URL"
+            ) from None
+        raise_for_error(response)
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request and decode its JSON answer."""
+        return self.request(method, path, **kwargs).json()
+
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[bytes]:
+        """Send a request and yield the answer's body in chunks."""
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                if response.is_error:
+                    response.read()
+                    raise_for_error(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(
+                f"cannot reach the OpenSage server at {self.url} ({exc})"
+            ) from None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Raise the typed error carried by an error response."""
+    if not response.is_error:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    error: OpenSageError = error_from_body(response.status_code, body)
+    raise error

@@ -1,0 +1,1 @@
+"""Datasets: immutable, versioned Parquet data with schema, splits and statistics."""

@@ -1,0 +1,6 @@
+"""Every table of the platform, gathered so migrations see the whole schema."""
+
+from opensage.datasets.models import Dataset, DatasetVersion
+from opensage.db.base import Base
+
+__all__ = ["Base", "Dataset", "DatasetVersion"]

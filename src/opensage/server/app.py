@@ -1,0 +1,49 @@
+"""App factory: one FastAPI app with every capability's routes on one platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opensage._version import __version__
+from opensage.config import Settings
+from opensage.datasets.routes import router as datasets_router
+from opensage.platform import Platform, open_platform
+from opensage.server.errors import install_error_handlers
+from opensage.storage.routes import router as uploads_router
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the API app; the platform opens at start-up (or is the one given)."""
+    settings = settings or (platform.settings if platform else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = platform is None
+        app.state.platform = platform or open_platform(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.platform.close()
+
+    app = FastAPI(
+        title="OpenSage",
+        version=__version__,
+        description="Self-hosted machine-learning platform: native REST API.",
+        lifespan=lifespan,
+    )
+    if platform is not None:
+        app.state.platform = platform
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        """Liveness: the server answers and its stores are open."""
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(uploads_router)
+    app.include_router(datasets_router)
+    return app

@@ -1,0 +1,170 @@
+"""The artifact store: files under one root URL (local folder or S3), written atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+import pyarrow.fs as pafs
+
+from opensage.errors import Conflict, InvalidInput, NotFound
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 8 * 1024 * 1024
+
+
+def _check_key(key: str) -> str:
+    """Reject keys that could leave the store's root (``..``, absolute paths, empty parts)."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(f"invalid artifact key {key!r}", field="key")
+    return key
+
+
+class ArtifactStore:
+    """Immutable files addressed by relative keys under a root URL.
+
+    Every write is atomic: a reader sees either nothing or the whole file under its final
+    key. Locally the file is written beside its target and renamed into place; on S3 the
+    multipart upload is completed only after the last byte was sent (and aborted on error).
+    Keys are never overwritten: callers write to new versioned keys.
+    """
+
+    def __init__(self, root_url: str, *, s3_endpoint_url: str | None = None) -> None:
+        self.root_url = root_url.rstrip("/")
+        protocol, _ = fsspec.core.split_protocol(self.root_url)
+        self.is_local = protocol in (None, "file", "local")
+        options: dict[str, Any] = {}
+        if protocol == "s3":
+            options["skip_instance_cache"] = True
+            if s3_endpoint_url:
+                options["client_kwargs"] = {"endpoint_url": s3_endpoint_url}
+                options["config_kwargs"] = {"s3": {"addressing_style": "path"}}
+        self.fs: fsspec.AbstractFileSystem
+        if self.is_local:
+            self.root = str(Path(fsspec.core.strip_protocol(self.root_url)).resolve())
+            self.fs = fsspec.filesystem("file")
+            os.makedirs(self.root, exist_ok=True)
+        else:
+            self.fs, self.root = fsspec.core.url_to_fs(self.root_url, **options)
+            self.root = self.root.rstrip("/")
+        self._s3_endpoint_url = s3_endpoint_url
+
+    # -- addressing -------------------------------------------------------------------
+    def path(self, key: str) -> str:
+        """The filesystem path of ``key`` (for the store's own ``fs``)."""
+        return posixpath.join(self.root, _check_key(key))
+
+    def url(self, key: str) -> str:
+        """The full URL of ``key`` as a user would write it."""
+        if self.is_local:
+            return self.path(key)
+        protocol = fsspec.core.split_protocol(self.root_url)[0]
+        return f"{protocol}://{self.path(key)}"
+
+    def arrow_filesystem(self) -> pafs.FileSystem:
+        """A pyarrow filesystem over the same store, for reading Parquet efficiently."""
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    # -- writing ----------------------------------------------------------------------
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[IO[bytes]]:
+        """Open ``key`` for writing; it appears under its name only if the block succeeds."""
+        path = self.path(key)
+        if self.fs.exists(path):
+            raise Conflict(f"artifact {key!r} already exists and artifacts are immutable")
+        if self.is_local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            temp = f"{path}.partial-{uuid.uuid4().hex}"
+            try:
+                with open(temp, "wb") as handle:
+                    yield handle
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, path)
+            finally:
+                if os.path.exists(temp):
+                    os.remove(temp)
+            return
+        handle = self.fs.open(path, "wb", autocommit=False)
+        try:
+            yield handle
+        except BaseException:
+            handle.discard()
+            raise
+        handle.close()
+        handle.commit()
+
+    def put_file(self, local_path: str | Path, key: str) -> str:
+        """Copy a local file into the store under ``key``; returns the key."""
+        with open(local_path, "rb") as source, self.open_write(key) as target:
+            shutil.copyfileobj(source, target, _CHUNK)
+        return key
+
+    def put_bytes(self, data: bytes, key: str) -> str:
+        """Store ``data`` under ``key``; returns the key."""
+        with self.open_write(key) as target:
+            target.write(data)
+        return key
+
+    # -- reading ----------------------------------------------------------------------
+    def open_read(self, key: str) -> IO[bytes]:
+        """Open ``key`` for reading, or raise ``NotFound``."""
+        path = self.path(key)
+        try:
+            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError as exc:
+            raise NotFound(f"artifact {key!r} does not exist") from exc
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of ``key``."""
+        with self.open_read(key) as handle:
+            return handle.read()
+
+    def iter_chunks(self, key: str, chunk_size: int = _CHUNK) -> Iterator[bytes]:
+        """Stream the content of ``key`` in chunks."""
+        with self.open_read(key) as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is present."""
+        return bool(self.fs.exists(self.path(key)))
+
+    def size(self, key: str) -> int:
+        """Size of ``key`` in bytes."""
+        try:
+            return int(self.fs.size(self.path(key)))
+        except FileNotFoundError as exc:
+            raise NotFound(f"artifact {key!r} does not exist") from exc
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (recursively), relative to the store's root."""
+        base = self.path(prefix)
+        if not self.fs.exists(base):
+            return []
+        found = self.fs.find(base)
+        root = self.root.rstrip("/") + "/"
+        return sorted(str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every key under ``prefix``; removing nothing is not an error."""
+        path = self.path(prefix)
+        try:
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            pass
+        if not self.is_local:
+            self.fs.invalidate_cache()
