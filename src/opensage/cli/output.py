@@ -29,7 +29,8 @@ class CLIError(Exception):
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print("[bold red]Error:[/]", end=" ")
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 

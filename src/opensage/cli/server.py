@@ -81,17 +81,28 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False
     )
     server = uvicorn.Server(config)
+    listening = _bind(settings.host, settings.port)
     console.print(f"OpenSage {app.version} listening on [bold]{settings.url}[/]")
     console.print(f"  API:       {settings.url}/api/v1   (OpenAPI: {settings.url}/openapi.json)")
     console.print(f"  data:      {settings.data_dir}")
     console.print(f"  metadata:  {_redact(settings.resolved_database_url)}")
     console.print(f"  artifacts: {settings.resolved_artifact_url}")
+    server.run(sockets=[listening])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Take the listening socket up front, so a busy port is one clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server.run()
+        listening.bind((host, port))
     except OSError as exc:
-        raise CLIError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
-    if not server.started:
-        raise CLIError(f"the server did not start on {settings.host}:{settings.port}")
+        listening.close()
+        raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    listening.listen(2048)
+    listening.set_inheritable(True)
+    return listening
 
 
 def _redact(url: str) -> str:

@@ -16,14 +16,12 @@ from opensage.datasets.schemas import (
     DatasetVersionOut,
 )
 from opensage.datasets.service import DatasetService
-from opensage.names import NAME_PATTERN
 from opensage.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from opensage.server.deps import get_datasets
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
 Service = Annotated[DatasetService, Depends(get_datasets)]
-Name = Annotated[str, Query(pattern=NAME_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 VersionQuery = Annotated[int | None, Query(ge=1, description="Version; default: the latest.")]
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from opensage.datasets.ingest import LogicalType
-from opensage.names import NAME_PATTERN
+from opensage.names import ResourceName
 
 
 class _Source(BaseModel):
@@ -45,7 +45,7 @@ class _Source(BaseModel):
 class DatasetCreate(_Source):
     """Create a dataset and its first version."""
 
-    name: str = Field(pattern=NAME_PATTERN, description="Unique dataset name.")
+    name: ResourceName = Field(description="Unique dataset name.")
     label: str | None = Field(default=None, description="The column to predict, if any.")
     description: str = Field(default="", max_length=10_000)
 

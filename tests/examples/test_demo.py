@@ -1,0 +1,59 @@
+"""``make demo``'s script runs the exam-score example end to end and exits when asked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "examples" / "exam_scores" / "demo.py"
+sys.path.insert(0, str(DEMO.parent))
+
+from data import FEATURES, LABEL, make_students  # noqa: E402
+
+
+def test_students_are_realistic_and_reproducible() -> None:
+    students = make_students()
+    assert list(students.columns) == [*FEATURES, LABEL]
+    assert len(students) == 10_000
+    assert students[LABEL].between(100, 1000).all()
+    pd.testing.assert_frame_equal(students, make_students())
+    # Scores rise with study time and experience, and carry noise.
+    by_hours = students.groupby(
+        pd.cut(students["study_hours"], [0, 15, 40, 80, 200]), observed=True
+    )
+    means = by_hours[LABEL].mean().tolist()
+    assert means == sorted(means)
+    for feature in FEATURES:
+        assert students[feature].corr(students[LABEL]) > 0.2, feature
+    assert students.groupby("practice_tests")[LABEL].std().min() > 20
+
+
+def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "demo-data"
+    env = {**os.environ, "OPENSAGE_DEMO_EXIT": "1", "COLUMNS": "200"}
+    command = [sys.executable, str(DEMO), "--port", str(port), "--data-dir", str(data_dir)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Uploaded the data through the SDK as dataset 'exam-scores'" in result.stdout
+    assert "train 8,000, validation 1,000, test 1,000" in result.stdout
+    assert "exam_score (label)" in result.stdout
+    assert f"http://127.0.0.1:{port}/api/v1/datasets" in result.stdout
+    parquet_files = list(
+        (data_dir / "artifacts" / "datasets" / "exam-scores").glob("*/data.parquet")
+    )
+    assert len(parquet_files) == 1 and pq.read_table(parquet_files[0]).num_rows == 10_000
+
+    # Running it again reuses the platform's data instead of failing on the existing name.
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already on the platform" in again.stdout
