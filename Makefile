@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo test test-services lint typecheck bench clean
 
 install: $(STAMP)
 
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python examples/exam_scores/demo.py
 
-test: install
+test: install test-services
 	$(BIN)/python -m pytest
+
+# Servers the tests start themselves (PostgreSQL) must be installed; see the script.
+test-services:
+	bash scripts/test-services.sh
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
