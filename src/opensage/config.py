@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,11 +36,36 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024**3, gt=0, description="Largest file accepted by the upload API."
     )
+    max_request_bytes: int = Field(
+        default=1024**2, gt=0, description="Largest JSON request body accepted."
+    )
+    auth: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="API keys and roles: 'auto' turns them on when the server listens "
+        "beyond loopback; 'off' is only allowed on loopback.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Server secret for hashing API keys; default: a random one kept in "
+        "data_dir/secret.key (mode 0600).",
+    )
+    admin_api_key: str | None = Field(
+        default=None,
+        description="Key for the admin bootstrapped on first start with auth on; "
+        "default: a new key, printed once.",
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether callers need API keys: always beyond loopback, opt-in on it."""
+        if self.auth == "auto":
+            return not is_loopback(self.host)
+        return self.auth == "on"
 
     @property
     def resolved_database_url(self) -> str:
@@ -63,3 +91,19 @@ class Settings(BaseSettings):
         """The base URL clients use to reach this server."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(
+                ipaddress.ip_address(info[4][0]).is_loopback
+                for info in socket.getaddrinfo(host, None)
+            )
+        except OSError:
+            return False

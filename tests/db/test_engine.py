@@ -6,22 +6,25 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from opensage.config import Settings
 from opensage.datasets.models import Dataset
 from opensage.db import Database
+from opensage.db.engine import MIGRATIONS_DIR
 from opensage.platform import open_platform
 
 
 def test_open_platform_migrates_an_empty_database(tmp_path: Path) -> None:
     platform = open_platform(Settings(data_dir=tmp_path))
     tables = set(inspect(platform.db.engine).get_table_names())
-    assert {"datasets", "dataset_versions", "alembic_version"} <= tables
+    assert {"datasets", "dataset_versions", "users", "api_keys", "audit_events"} <= tables
     with platform.db.reader() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert session.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert session.execute(text("select version_num from alembic_version")).scalar() == head
     platform.close()
     # Opening again is a no-op migration on the same data.
     open_platform(Settings(data_dir=tmp_path)).close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 from pathlib import Path
@@ -13,23 +12,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from opensage.cli.output import CLIError, console
-from opensage.config import Settings
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(
-                ipaddress.ip_address(info[4][0]).is_loopback
-                for info in socket.getaddrinfo(host, None)
-            )
-        except OSError:
-            return False
+from opensage.config import Settings, is_loopback
+from opensage.errors import OpenSageError
 
 
 def up(
@@ -45,6 +29,10 @@ def up(
     s3_endpoint_url: Annotated[
         str | None, typer.Option(help="Endpoint of an S3-compatible store.")
     ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(help="API keys and roles: auto (on beyond loopback), on or off."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the OpenSage server (API at /api/v1, OpenAPI at /openapi.json)."""
@@ -55,28 +43,34 @@ def up(
         "database_url": database_url,
         "artifact_url": artifact_url,
         "s3_endpoint_url": s3_endpoint_url,
+        "auth": auth,
     }
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CLIError(f"invalid setting {first['loc'][0]}: {first['msg']}") from None
-    if not is_loopback(settings.host):
+    if not is_loopback(settings.host) and not settings.auth_enabled:
         raise CLIError(
-            f"refusing to listen on {settings.host}: this version has no authentication yet, "
-            "so the server only listens on loopback (127.0.0.1)"
+            f"refusing to listen on {settings.host} with auth off: beyond loopback every "
+            "caller needs an API key (use --auth on, or listen on 127.0.0.1)"
         )
     serve(settings, log_level=log_level)
 
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Run the server in this process until interrupted."""
+    from opensage.platform import open_platform
     from opensage.server.app import create_app
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(settings)
+    try:
+        platform = open_platform(settings)
+    except OpenSageError as exc:
+        raise CLIError(f"cannot start: {exc}") from None
+    app = create_app(platform=platform)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=log_level, access_log=False
     )
@@ -87,7 +81,17 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     console.print(f"  data:      {settings.data_dir}")
     console.print(f"  metadata:  {_redact(settings.resolved_database_url)}")
     console.print(f"  artifacts: {settings.resolved_artifact_url}")
-    server.run(sockets=[listening])
+    console.print(f"  auth:      {'on (API keys and roles)' if settings.auth_enabled else 'off'}")
+    if platform.bootstrap_key:
+        console.print(
+            "\n[bold yellow]Created the admin user. Its API key is shown only this once:[/]"
+        )
+        console.print(f"  {platform.bootstrap_key}", markup=False, highlight=False)
+        console.print(f"  sign in with: opensage login --url {settings.url}\n")
+    try:
+        server.run(sockets=[listening])
+    finally:
+        platform.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from opensage.auth.schemas import WhoAmI
+from opensage.client.auth import ApiKeys, AuditLog, Users, whoami
 from opensage.client.datasets import Dataset, Datasets
 from opensage.client.http import HTTPSession, default_url
 
@@ -16,13 +18,24 @@ class Client:
 
     >>> client = Client()                      # OPENSAGE_URL, or http://127.0.0.1:8080
     >>> ds = client.datasets.create("students.csv", name="students", label="score")
+
+    The API key comes from ``api_key``, else ``OPENSAGE_API_KEY``, else the file that
+    ``opensage login`` wrote for this URL.
     """
 
     def __init__(
-        self, url: str | None = None, *, timeout: float = 300.0, http: httpx.Client | None = None
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        http: httpx.Client | None = None,
     ) -> None:
-        self.session = HTTPSession(url, timeout=timeout, http=http)
+        self.session = HTTPSession(url, api_key=api_key, timeout=timeout, http=http)
         self.datasets = Datasets(self.session)
+        self.users = Users(self.session)
+        self.keys = ApiKeys(self.session)
+        self.audit = AuditLog(self.session)
 
     @property
     def url(self) -> str:
@@ -32,6 +45,10 @@ class Client:
         """The server's health answer (raises ``ServerUnavailable`` if it is down)."""
         body: dict[str, Any] = self.session.json("GET", "/health")
         return body
+
+    def whoami(self) -> WhoAmI:
+        """Who the server thinks you are (your user and role)."""
+        return whoami(self.session)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
-from opensage.client.http import HTTPSession
+from opensage.client.http import HTTPSession, iter_pages
 from opensage.datasets.schemas import (
     ColumnSchema,
     DatasetOut,
@@ -110,7 +110,7 @@ class Dataset:
     def versions(self) -> list[DatasetVersionOut]:
         """Every version, newest first."""
         return list(
-            _pages(self._session, f"/api/v1/datasets/{self.name}/versions", DatasetVersionOut)
+            iter_pages(self._session, f"/api/v1/datasets/{self.name}/versions", DatasetVersionOut)
         )
 
     def add_version(
@@ -174,7 +174,7 @@ class Datasets:
         """Datasets by name (all of them, or the first ``limit``)."""
         params = {"name_contains": name_contains} if name_contains else {}
         found = []
-        for info in _pages(self._session, "/api/v1/datasets", DatasetOut, params):
+        for info in iter_pages(self._session, "/api/v1/datasets", DatasetOut, params):
             found.append(Dataset(self._session, info))
             if limit is not None and len(found) >= limit:
                 break
@@ -229,22 +229,6 @@ def _resolve_source(
         target = Path(scratch) / "dataframe.parquet"
         source.to_parquet(target, index=False)
         return upload_file(session, target, progress)
-
-
-def _pages(
-    session: HTTPSession, path: str, model: Any, params: dict[str, Any] | None = None
-) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        query = dict(params or {}, limit=200)
-        if token:
-            query["page_token"] = token
-        page = session.json("GET", path, params=query)
-        for item in page["items"]:
-            yield model.model_validate(item)
-        token = page.get("next_page_token")
-        if not token:
-            return
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from opensage.client.credentials import find_api_key
 from opensage.errors import OpenSageError, ServerUnavailable, error_from_body
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -22,10 +23,18 @@ class HTTPSession:
     """Sends requests to one OpenSage server and raises its errors as typed exceptions."""
 
     def __init__(
-        self, url: str | None = None, *, timeout: float = 300.0, http: httpx.Client | None = None
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        http: httpx.Client | None = None,
     ) -> None:
         self.url = (url or default_url()).rstrip("/")
         self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+        key = find_api_key(self.url, api_key)
+        if key:
+            self._http.headers["Authorization"] = f"Bearer {key}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the server's error as its ``OpenSageError`` subclass."""
@@ -71,3 +80,20 @@ def raise_for_error(response: httpx.Response) -> None:
         body = response.text
     error: OpenSageError = error_from_body(response.status_code, body)
     raise error
+
+
+def iter_pages(
+    session: HTTPSession, path: str, model: Any, params: dict[str, Any] | None = None
+) -> Iterator[Any]:
+    """Every item of a paginated list route, fetching pages as needed."""
+    token: str | None = None
+    while True:
+        query = dict(params or {}, limit=200)
+        if token:
+            query["page_token"] = token
+        page = session.json("GET", path, params=query)
+        for item in page["items"]:
+            yield model.model_validate(item)
+        token = page.get("next_page_token")
+        if not token:
+            return

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from opensage.auth.policy import Permission, rule
 from opensage.datasets.schemas import (
     DatasetCreate,
     DatasetOut,
@@ -26,13 +27,18 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 VersionQuery = Annotated[int | None, Query(ge=1, description="Version; default: the latest.")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetVersionOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetVersionOut,
+    openapi_extra=rule(Permission.DATASETS_WRITE),
+)
 async def create_dataset(body: DatasetCreate, service: Service) -> DatasetVersionOut:
     """Create a dataset from a source (an upload, an s3:// URI or a server-side path)."""
     return await run_in_threadpool(service.create, body)
 
 
-@router.get("", response_model=Page[DatasetOut])
+@router.get("", response_model=Page[DatasetOut], openapi_extra=rule(Permission.DATASETS_READ))
 async def list_datasets(
     service: Service,
     limit: Limit = DEFAULT_LIMIT,
@@ -45,13 +51,15 @@ async def list_datasets(
     )
 
 
-@router.get("/{name}", response_model=DatasetOut)
+@router.get("/{name}", response_model=DatasetOut, openapi_extra=rule(Permission.DATASETS_READ))
 async def get_dataset(name: str, service: Service) -> DatasetOut:
     """A dataset and its latest version."""
     return await run_in_threadpool(service.get, name)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=rule(Permission.DATASETS_WRITE)
+)
 async def delete_dataset(name: str, service: Service) -> Response:
     """Delete a dataset, its versions and their files."""
     await run_in_threadpool(service.delete, name)
@@ -59,7 +67,10 @@ async def delete_dataset(name: str, service: Service) -> Response:
 
 
 @router.post(
-    "/{name}/versions", status_code=status.HTTP_201_CREATED, response_model=DatasetVersionOut
+    "/{name}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetVersionOut,
+    openapi_extra=rule(Permission.DATASETS_WRITE),
 )
 async def create_dataset_version(
     name: str, body: DatasetVersionCreate, service: Service
@@ -68,7 +79,11 @@ async def create_dataset_version(
     return await run_in_threadpool(service.create_version, name, body)
 
 
-@router.get("/{name}/versions", response_model=Page[DatasetVersionOut])
+@router.get(
+    "/{name}/versions",
+    response_model=Page[DatasetVersionOut],
+    openapi_extra=rule(Permission.DATASETS_READ),
+)
 async def list_dataset_versions(
     name: str, service: Service, limit: Limit = DEFAULT_LIMIT, page_token: str | None = None
 ) -> Page[DatasetVersionOut]:
@@ -76,13 +91,21 @@ async def list_dataset_versions(
     return await run_in_threadpool(service.list_versions, name, limit=limit, page_token=page_token)
 
 
-@router.get("/{name}/versions/{version}", response_model=DatasetVersionOut)
+@router.get(
+    "/{name}/versions/{version}",
+    response_model=DatasetVersionOut,
+    openapi_extra=rule(Permission.DATASETS_READ),
+)
 async def get_dataset_version(name: str, version: int, service: Service) -> DatasetVersionOut:
     """One version of a dataset."""
     return await run_in_threadpool(service.get_version, name, version)
 
 
-@router.get("/{name}/statistics", response_model=DatasetStatistics)
+@router.get(
+    "/{name}/statistics",
+    response_model=DatasetStatistics,
+    openapi_extra=rule(Permission.DATASETS_READ),
+)
 async def get_dataset_statistics(
     name: str, service: Service, version: VersionQuery = None
 ) -> DatasetStatistics:
@@ -94,6 +117,7 @@ async def get_dataset_statistics(
     "/{name}/data",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+    openapi_extra=rule(Permission.DATASETS_READ),
 )
 async def get_dataset_data(
     name: str,

@@ -433,7 +433,11 @@ class DatasetService:
                 raise InvalidInput(f"{source} does not exist", field="source") from None
             return
         if not self.allow_local_paths:
-            raise InvalidInput("this server does not read local paths", field="source")
+            raise InvalidInput(
+                "this server does not read paths on its own machine (auth is on); "
+                "upload the file or give an s3:// URI",
+                field="source",
+            )
         path = Path(fsspec.core.strip_protocol(source)).expanduser()
         if not path.is_absolute():
             raise InvalidInput(f"local path {source!r} must be absolute", field="source")

@@ -1,6 +1,7 @@
 """Every table of the platform, gathered so migrations see the whole schema."""
 
+from opensage.auth.models import ApiKey, AuditEvent, User
 from opensage.datasets.models import Dataset, DatasetVersion
 from opensage.db.base import Base
 
-__all__ = ["Base", "Dataset", "DatasetVersion"]
+__all__ = ["ApiKey", "AuditEvent", "Base", "Dataset", "DatasetVersion", "User"]

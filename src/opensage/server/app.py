@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from opensage._version import __version__
+from opensage.auth.policy import Permission, rule
+from opensage.auth.routes import router as auth_router
 from opensage.config import Settings
 from opensage.datasets.routes import router as datasets_router
 from opensage.platform import Platform, open_platform
+from opensage.server.deps import authorize
 from opensage.server.errors import install_error_handlers
+from opensage.server.middleware import (
+    AuditMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from opensage.storage.routes import router as uploads_router
 
 
@@ -34,16 +42,25 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         version=__version__,
         description="Self-hosted machine-learning platform: native REST API.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
     )
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], openapi_extra=rule(Permission.PUBLIC))
     async def health() -> dict[str, str]:
         """Liveness: the server answers and its stores are open."""
         return {"status": "ok", "version": __version__}
 
+    app.include_router(auth_router)
     app.include_router(uploads_router)
     app.include_router(datasets_router)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        exempt_prefixes=("/api/v1/uploads",),
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -1,10 +1,13 @@
-"""FastAPI dependencies: the platform and its services, taken from the app's state."""
+"""FastAPI dependencies: the platform and its services, and the one access check."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
+from opensage.auth.policy import Permission, allows, route_permission
+from opensage.auth.service import AuthService, require_permission_error
 from opensage.datasets.service import DatasetService
+from opensage.errors import Forbidden
 from opensage.platform import Platform
 
 
@@ -17,3 +20,25 @@ def get_platform(request: Request) -> Platform:
 def get_datasets(request: Request) -> DatasetService:
     """The datasets service."""
     return get_platform(request).datasets
+
+
+def get_auth(request: Request) -> AuthService:
+    """The auth service."""
+    return get_platform(request).auth
+
+
+def authorize(request: Request) -> None:
+    """Check the caller against the permission the matched route declares.
+
+    Runs for every API route (an app-wide dependency): 401 without a valid key, 403 when
+    the caller's role lacks the permission, and 403 for a route that declared none.
+    """
+    permission = route_permission(request.scope.get("route"))
+    if permission is None:
+        raise Forbidden("this route has no access rule, so nobody may call it")
+    if permission is Permission.PUBLIC:
+        return
+    principal = get_auth(request).authenticate(request.headers.get("authorization"))
+    request.state.principal = principal
+    if not allows(principal.role, permission):
+        raise require_permission_error(principal, permission.value)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opensage.errors import InternalError, InvalidInput, OpenSageError
+from opensage.errors import InternalError, InvalidInput, OpenSageError, Unauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ _HTTP_CODES = {
 
 
 def error_response(error: OpenSageError) -> JSONResponse:
-    """The JSON response for a domain error."""
-    return JSONResponse(error.to_dict(), status_code=error.status)
+    """The JSON response for a domain error (a 401 also says which scheme to use)."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
 
 
 def _field_of(location: Any) -> str | None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from opensage.auth.policy import Permission, rule
 from opensage.platform import Platform
 from opensage.server.deps import get_platform
 from opensage.storage.uploads import UploadOut
@@ -18,12 +19,13 @@ router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
     status_code=status.HTTP_201_CREATED,
     response_model=UploadOut,
     openapi_extra={
+        **rule(Permission.DATASETS_WRITE),
         "requestBody": {
             "required": True,
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
 )
 async def create_upload(
