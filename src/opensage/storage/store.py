@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,12 +21,19 @@ from opensage.errors import Conflict, InvalidInput, NotFound
 logger = logging.getLogger(__name__)
 
 _CHUNK = 8 * 1024 * 1024
+# Local writes in progress live beside their target as "<key>.partial-<hex>".
+_PARTIAL = re.compile(r"\.partial-[0-9a-f]{32}$")
 
 
 def _check_key(key: str) -> str:
     """Reject keys that could leave the store's root (``..``, absolute paths, empty parts)."""
     parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    if (
+        not key
+        or key.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or _PARTIAL.search(key)
+    ):
         raise InvalidInput(f"invalid artifact key {key!r}", field="key")
     return key
 
@@ -97,14 +105,19 @@ class ArtifactStore:
                 if os.path.exists(temp):
                     os.remove(temp)
             return
-        handle = self.fs.open(path, "wb", autocommit=False)
+        # ``_open``, not ``open``: ``open`` also parks every uncommitted file in the
+        # filesystem's shared transaction, which nothing here completes, so they piled up.
+        handle = self.fs._open(path, "wb", autocommit=False)
         try:
             yield handle
+            handle.close()
+            handle.commit()
         except BaseException:
             handle.discard()
+            # discard() leaves the file open; closing it later (even when it is garbage
+            # collected) would start a new multipart upload that nothing ever finishes.
+            handle.closed = True
             raise
-        handle.close()
-        handle.commit()
 
     def put_file(self, local_path: str | Path, key: str) -> str:
         """Copy a local file into the store under ``key``; returns the key."""
@@ -156,7 +169,8 @@ class ArtifactStore:
             return []
         found = self.fs.find(base)
         root = self.root.rstrip("/") + "/"
-        return sorted(str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
+        keys = (str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
+        return sorted(k for k in keys if not _PARTIAL.search(k))
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under ``prefix``; removing nothing is not an error."""
