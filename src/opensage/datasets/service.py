@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -253,6 +254,19 @@ class DatasetService:
         _split_index(name, splits, split)
         return self._split_chunks(data_key, splits, split, name)
 
+    def materialize(self, name: str, version: int | None, split: str | None, target: Path) -> int:
+        """Write a version (or one split of it) as a local Parquet file; the row count."""
+        with self.db.reader() as session:
+            dataset = self._get(session, name)
+            row = self._version_row(session, dataset, version, with_statistics=False)
+            data_key, splits, num_rows = row.artifact_path, row.splits, row.num_rows
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if split is not None:
+            return self.write_split(data_key, splits, split, str(target), name=name)
+        with self.store.open_read(data_key) as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, 8 << 20)
+        return num_rows
+
     def _split_chunks(
         self, data_key: str, splits: dict[str, Any] | None, split: str, name: str
     ) -> Iterator[bytes]:
@@ -427,10 +441,18 @@ class DatasetService:
             if self.s3_endpoint_url:
                 options["client_kwargs"] = {"endpoint_url": self.s3_endpoint_url}
             try:
-                with fsspec.open(source, "rb", compression="infer", **options) as handle:
-                    yield handle
+                handle = fsspec.open(source, "rb", compression="infer", **options).open()
             except FileNotFoundError:
                 raise InvalidInput(f"{source} does not exist", field="source") from None
+            except Exception as exc:  # s3fs raises OSError, ValueError and botocore's own errors
+                # A bad bucket name, an unreachable endpoint, missing credentials, no access:
+                # the caller's source cannot be read, which is not a server failure.
+                logger.info("cannot open source %s", source, exc_info=True)
+                raise InvalidInput(f"cannot open {source}: {exc}", field="source") from None
+            try:
+                yield handle
+            finally:
+                handle.close()
             return
         if not self.allow_local_paths:
             raise InvalidInput(

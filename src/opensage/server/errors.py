@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opensage.errors import InternalError, InvalidInput, OpenSageError, Unauthorized
+from opensage.server.deps import authorize
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,22 @@ def _field_of(location: Any) -> str | None:
     return ".".join(parts) or None
 
 
+async def _refusal(request: Request) -> JSONResponse | None:
+    """The 401/403 for a caller whom the route's access check has not seen yet, else None.
+
+    FastAPI parses a JSON body before it runs the route's dependencies, so without this a
+    malformed body would be answered 422 (or 400) to a caller without a valid key: the
+    access check comes first, as it does for every other request.
+    """
+    if request.scope.get("route") is None or "principal" in request.scope.get("state", {}):
+        return None
+    try:
+        await run_in_threadpool(authorize, request)
+    except OpenSageError as exc:
+        return error_response(exc)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception through the one error shape."""
 
@@ -46,7 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await _refusal(request)
+        if refused is not None:
+            return refused
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = _field_of(first.get("loc", ()))
@@ -58,7 +79,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(InvalidInput(message, field=field))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body FastAPI could not parse: access check first
+            refused = await _refusal(request)
+            if refused is not None:
+                return refused
         code = _HTTP_CODES.get(exc.status_code, "error")
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
