@@ -39,6 +39,9 @@ def test_readme_sdk_example_runs(
     scope: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), scope)
     assert len(scope["train"]) == 400  # type: ignore[arg-type]
+    job = scope["job"]
+    assert job.status.value == "Completed"  # type: ignore[attr-defined]
+    assert job.final_metrics["validation:rmse"] < 100  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("document", ["README.md", "docs/cli.md"])

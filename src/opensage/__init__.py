@@ -4,7 +4,8 @@ The public SDK surface: ``Client`` and the typed errors it raises.
 """
 
 from opensage._version import __version__
-from opensage.client import Client, Dataset
+from opensage.algorithms.base import log_metric
+from opensage.client import Client, Dataset, TrainingJob
 from opensage.errors import (
     Conflict,
     Forbidden,
@@ -26,6 +27,8 @@ __all__ = [
     "OpenSageError",
     "PayloadTooLarge",
     "ServerUnavailable",
+    "TrainingJob",
     "Unauthorized",
     "__version__",
+    "log_metric",
 ]

@@ -2,4 +2,6 @@
 
 from opensage.cli import main
 
-main()
+# Guarded: job processes are forked from a fork server that imports the main module.
+if __name__ == "__main__":
+    main()

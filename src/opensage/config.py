@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,19 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(
         default=1024**2, gt=0, description="Largest JSON request body accepted."
+    )
+    cpu_slots: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU slots the scheduler hands out to training jobs (default: all cores).",
+    )
+    warm_workers: bool = Field(
+        default=True,
+        description="Start the pre-imported fork server with the platform, so the first "
+        "job starts fast too.",
+    )
+    job_stop_grace_s: float = Field(
+        default=10.0, gt=0, description="Seconds between SIGTERM and SIGKILL when stopping."
     )
     auth: Literal["auto", "on", "off"] = Field(
         default="auto",

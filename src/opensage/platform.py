@@ -12,6 +12,10 @@ from opensage.datasets.service import DatasetService
 from opensage.db import Database
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UploadArea
+from opensage.training.launcher import Launcher
+from opensage.training.runner import JobRunner
+from opensage.training.scheduler import Scheduler
+from opensage.training.service import TrainingService
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +30,27 @@ class Platform:
     uploads: UploadArea
     datasets: DatasetService
     auth: AuthService
+    training: TrainingService
+    scheduler: Scheduler
     bootstrap_key: str | None = None
     """The first admin's key, when this start created it (to show once)."""
+    _started: bool = False
+
+    def start(self) -> None:
+        """Start the background work: job recovery and the scheduler (idempotent)."""
+        if not self._started:
+            self._started = True
+            self.scheduler.start(warm_up=self.settings.warm_workers)
+
+    def stop(self) -> None:
+        """Stop the scheduler; running jobs go to the recovery policy (idempotent)."""
+        if self._started:
+            self.scheduler.close()
+            self._started = False
 
     def close(self) -> None:
-        """Release database connections."""
+        """Stop the background work and release the stores."""
+        self.stop()
         self.db.dispose()
 
 
@@ -56,6 +76,26 @@ def open_platform(settings: Settings) -> Platform:
     secret = load_or_create_secret(settings.data_dir / "secret.key", settings.secret_key)
     auth = AuthService(db, secret, enabled=settings.auth_enabled)
     bootstrap_key = auth.bootstrap(settings.admin_api_key) if auth.enabled else None
+    workspaces = settings.data_dir / "workspaces"
+    training = TrainingService(
+        db,
+        store,
+        uploads,
+        datasets,
+        workspaces=workspaces,
+        total_cpu_slots=settings.cpu_slots,
+        allow_local_paths=not settings.auth_enabled,
+    )
+    runner = JobRunner(
+        training,
+        datasets,
+        store,
+        Launcher(),
+        workspaces,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        stop_grace_s=settings.job_stop_grace_s,
+    )
+    scheduler = Scheduler(training, runner, settings.cpu_slots)
     return Platform(
         settings=settings,
         db=db,
@@ -63,5 +103,7 @@ def open_platform(settings: Settings) -> Platform:
         uploads=uploads,
         datasets=datasets,
         auth=auth,
+        training=training,
+        scheduler=scheduler,
         bootstrap_key=bootstrap_key,
     )

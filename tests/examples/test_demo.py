@@ -48,6 +48,9 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     assert "train 8,000, validation 1,000, test 1,000" in result.stdout
     assert "exam_score (label)" in result.stdout
     assert f"http://127.0.0.1:{port}/api/v1/datasets" in result.stdout
+    rmse = float(result.stdout.split("validation RMSE:")[1].split()[0])
+    assert 30 < rmse < 70  # the noise in the scores is ~45 points
+    assert "submit → training code:" in result.stdout
     parquet_files = list(
         (data_dir / "artifacts" / "datasets" / "exam-scores").glob("*/data.parquet")
     )

@@ -20,6 +20,8 @@ class Permission(StrEnum):
     SELF = "self"  # any signed-in user, on their own account and keys
     DATASETS_READ = "datasets.read"
     DATASETS_WRITE = "datasets.write"
+    TRAINING_READ = "training.read"
+    TRAINING_WRITE = "training.write"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
 
@@ -36,11 +38,20 @@ class Role(StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.SCIENTIST: frozenset(
-        {Permission.PUBLIC, Permission.SELF, Permission.DATASETS_READ, Permission.DATASETS_WRITE}
+        {
+            Permission.PUBLIC,
+            Permission.SELF,
+            Permission.DATASETS_READ,
+            Permission.DATASETS_WRITE,
+            Permission.TRAINING_READ,
+            Permission.TRAINING_WRITE,
+        }
     ),
     # Labelers see only the labeling work assigned to them (once labeling exists).
     Role.LABELER: frozenset({Permission.PUBLIC, Permission.SELF}),
-    Role.VIEWER: frozenset({Permission.PUBLIC, Permission.SELF, Permission.DATASETS_READ}),
+    Role.VIEWER: frozenset(
+        {Permission.PUBLIC, Permission.SELF, Permission.DATASETS_READ, Permission.TRAINING_READ}
+    ),
 }
 
 

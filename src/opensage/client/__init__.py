@@ -11,6 +11,7 @@ from opensage.auth.schemas import WhoAmI
 from opensage.client.auth import ApiKeys, AuditLog, Users, whoami
 from opensage.client.datasets import Dataset, Datasets
 from opensage.client.http import HTTPSession, default_url
+from opensage.client.training import TrainingJob, TrainingJobs
 
 
 class Client:
@@ -33,6 +34,7 @@ class Client:
     ) -> None:
         self.session = HTTPSession(url, api_key=api_key, timeout=timeout, http=http)
         self.datasets = Datasets(self.session)
+        self.training_jobs = TrainingJobs(self.session)
         self.users = Users(self.session)
         self.keys = ApiKeys(self.session)
         self.audit = AuditLog(self.session)
@@ -66,4 +68,4 @@ class Client:
         self.close()
 
 
-__all__ = ["Client", "Dataset", "Datasets", "default_url"]
+__all__ = ["Client", "Dataset", "Datasets", "TrainingJob", "TrainingJobs", "default_url"]

@@ -21,6 +21,7 @@ from opensage.server.middleware import (
     SecurityHeadersMiddleware,
 )
 from opensage.storage.routes import router as uploads_router
+from opensage.training.routes import router as training_router
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -31,11 +32,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = platform is None
         app.state.platform = platform or open_platform(settings)
+        app.state.platform.start()
         try:
             yield
         finally:
             if owned:
                 app.state.platform.close()
+            else:
+                app.state.platform.stop()
 
     app = FastAPI(
         title="OpenSage",
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.include_router(auth_router)
     app.include_router(uploads_router)
     app.include_router(datasets_router)
+    app.include_router(training_router)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -9,6 +9,7 @@ from opensage.auth.service import AuthService, require_permission_error
 from opensage.datasets.service import DatasetService
 from opensage.errors import Forbidden
 from opensage.platform import Platform
+from opensage.training.service import TrainingService
 
 
 def get_platform(request: Request) -> Platform:
@@ -20,6 +21,11 @@ def get_platform(request: Request) -> Platform:
 def get_datasets(request: Request) -> DatasetService:
     """The datasets service."""
     return get_platform(request).datasets
+
+
+def get_training(request: Request) -> TrainingService:
+    """The training service."""
+    return get_platform(request).training
 
 
 def get_auth(request: Request) -> AuthService:

@@ -1,0 +1,16 @@
+"""Keeps a built-in's native thread pools (OpenMP, BLAS) within the job's CPU budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+
+def limit_threads(num_cpus: int) -> Any:
+    """A context manager capping OpenMP and BLAS threads at ``num_cpus`` while it is open.
+
+    scikit-learn estimators without ``n_jobs`` (k-means, PCA, SGD) still use these pools;
+    without a cap they take every core of the machine, not the job's share.
+    """
+    return threadpool_limits(limits=max(1, num_cpus))

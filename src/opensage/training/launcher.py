@@ -1,0 +1,78 @@
+"""Job processes forked from a warm, pre-imported fork server (stdlib ``forkserver``).
+
+Importing xgboost, scikit-learn and pandas takes seconds; the fork server pays that once,
+and every job is a fork of it: its own process, its own workspace, killable alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from opensage.training import child
+
+logger = logging.getLogger(__name__)
+
+PRELOAD = [
+    "opensage.training.child",
+    "opensage.algorithms",
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "xgboost",
+    "lightgbm",
+]
+
+
+class Launcher:
+    """Starts and signals job processes."""
+
+    def __init__(self, preload: list[str] | None = None) -> None:
+        self._context: ForkServerContext = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD if preload is None else preload)
+
+    def warm_up(self) -> None:
+        """Start the fork server now (it imports the heavy libraries once)."""
+        process = self._context.Process(target=_noop, name="opensage-warm-up")
+        process.start()
+        process.join(timeout=120)
+
+    def start(self, spec: dict[str, Any]) -> BaseProcess:
+        """Fork a job process running ``child.run_job(spec)``."""
+        process = self._context.Process(
+            target=child.run_job, args=(spec,), name=f"opensage-job-{spec['job_name']}"
+        )
+        process.start()
+        return process
+
+    @staticmethod
+    def signal(process: BaseProcess, signum: int) -> None:
+        """Send ``signum`` to the job and every process it started."""
+        if process.pid is None:
+            return
+        try:
+            os.killpg(process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            # Just forked, not yet its own group leader: signal the process alone.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signum)
+
+    def terminate(self, process: BaseProcess, grace_s: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s`` seconds if it is still alive."""
+        self.signal(process, signal.SIGTERM)
+        process.join(timeout=grace_s)
+        if process.is_alive():
+            self.signal(process, signal.SIGKILL)
+            process.join(timeout=10)
+
+
+def _noop() -> None:
+    return None

@@ -1,0 +1,540 @@
+"""The training capability: submit, inspect, stop jobs; read their logs and metrics."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from opensage.algorithms import get_algorithm
+from opensage.datasets.service import DatasetService
+from opensage.db import Database, utcnow
+from opensage.errors import Conflict, InvalidInput, NotFound
+from opensage.pagination import Page, check_limit, decode_token, encode_token
+from opensage.storage import ArtifactStore
+from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
+from opensage.training.models import TrainingJob, TrainingMetric
+from opensage.training.schemas import (
+    DatasetChannel,
+    LogChunk,
+    MetricPoint,
+    TrainingJobCreate,
+    TrainingJobOut,
+)
+from opensage.training.states import ACTIVE, TRAINING_JOB, SecondaryStatus, TrainingJobStatus
+from opensage.training.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+S = TrainingJobStatus
+MAX_LOG_CHUNK = 1 << 20
+
+
+def hyperparameter_strings(values: dict[str, Any]) -> dict[str, str]:
+    """Hyperparameters as SageMaker passes them: every value a string."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in values.items()}
+
+
+class TrainingService:
+    """Training jobs in the metadata store; the scheduler runs them."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: ArtifactStore,
+        uploads: UploadArea,
+        datasets: DatasetService,
+        *,
+        workspaces: Any,
+        total_cpu_slots: int,
+        allow_local_paths: bool,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.uploads = uploads
+        self.datasets = datasets
+        self.workspaces = workspaces
+        self.total_cpu_slots = total_cpu_slots
+        self.allow_local_paths = allow_local_paths
+        self.on_submit: Callable[[], None] = lambda: None
+        self.on_stop: Callable[[str], None] = lambda name: None
+        self._lock = threading.Lock()
+
+    # -- submit -----------------------------------------------------------------------
+    def create(self, request: TrainingJobCreate) -> TrainingJobOut:
+        """Validate a job up front (algorithm, hyperparameters, channels) and queue it."""
+        hyperparameters = hyperparameter_strings(request.hyperparameters)
+        if request.cpu_slots > self.total_cpu_slots:
+            raise InvalidInput(
+                f"the job asks for {request.cpu_slots} CPU slots; this server has "
+                f"{self.total_cpu_slots}",
+                field="cpu_slots",
+            )
+        channels = self._check_channels(request)
+        script: dict[str, Any] | None = None
+        if request.algorithm is not None:
+            algorithm = get_algorithm(request.algorithm)
+            algorithm.parse_hyperparameters(hyperparameters)
+            missing = [c for c in algorithm.required_channels if c not in request.channels]
+            if missing:
+                raise InvalidInput(
+                    f"{request.algorithm} needs the channel(s) {missing}; "
+                    f"given: {sorted(request.channels)}",
+                    field="channels",
+                )
+            known = set(algorithm.required_channels) | set(algorithm.optional_channels)
+            unknown = sorted(set(request.channels) - known)
+            if unknown:
+                raise InvalidInput(
+                    f"{request.algorithm} does not read the channel(s) {unknown}; "
+                    f"it reads {sorted(known)}",
+                    field="channels",
+                )
+        else:
+            assert request.script is not None
+            script = self._stage_script(
+                request.name, request.script.source, request.script.entry_point
+            )
+        now = utcnow()
+        row = TrainingJob(
+            name=request.name,
+            status=S.PENDING.value,
+            secondary_status=SecondaryStatus.PENDING.value,
+            algorithm=request.algorithm,
+            script=script,
+            hyperparameters=hyperparameters,
+            channels=channels,
+            cpu_slots=request.cpu_slots,
+            max_runtime_s=request.max_runtime_s,
+            max_retry_attempts=request.max_retry_attempts,
+            attempt=0,
+            metric_definitions=[m.model_dump() for m in request.metric_definitions],
+            environment=request.environment,
+            tags=request.tags,
+            status_transitions=[_transition(SecondaryStatus.PENDING, now, "queued")],
+            final_metrics={},
+            created_at=now,
+        )
+        try:
+            with self.db.transaction() as session:
+                if session.scalar(select(TrainingJob.id).where(TrainingJob.name == request.name)):
+                    raise Conflict(f"training job {request.name!r} already exists", field="name")
+                session.add(row)
+                session.flush()
+                out = self._out(row)
+        except IntegrityError:
+            raise Conflict(f"training job {request.name!r} already exists", field="name") from None
+        except Conflict:
+            if script is not None:
+                self.store.delete_prefix(script["key"].rsplit("/", 1)[0])
+            raise
+        if request.script is not None:
+            self._consume(request.script.source)
+        self.on_submit()
+        return out
+
+    # -- read -------------------------------------------------------------------------
+    def get(self, name: str) -> TrainingJobOut:
+        """One job."""
+        with self.db.reader() as session:
+            return self._out(self._get(session, name))
+
+    def list_jobs(
+        self,
+        *,
+        limit: int = 50,
+        page_token: str | None = None,
+        status: TrainingJobStatus | None = None,
+        name_contains: str | None = None,
+        tag: str | None = None,
+    ) -> Page[TrainingJobOut]:
+        """Jobs, newest first, filtered in SQL."""
+        check_limit(limit)
+        after = decode_token(page_token)
+        query = (
+            select(TrainingJob)
+            .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
+            .limit(limit + 1)
+        )
+        if after is not None:
+            moment = datetime.fromisoformat(str(after.get("created_at")))
+            query = query.where(
+                (TrainingJob.created_at < moment)
+                | ((TrainingJob.created_at == moment) & (TrainingJob.id < str(after.get("id"))))
+            )
+        if status is not None:
+            query = query.where(TrainingJob.status == status.value)
+        if name_contains:
+            pattern = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(TrainingJob.name.like(f"%{pattern}%", escape="\\"))
+        with self.db.reader() as session:
+            rows = list(session.scalars(query).all())
+            if tag:
+                key, _, value = tag.partition("=")
+                rows = [r for r in rows if key in r.tags and (not value or r.tags[key] == value)]
+            items = [self._out(r) for r in rows[:limit]]
+            token = None
+            if len(rows) > limit:
+                last = rows[limit - 1]
+                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
+        return Page[TrainingJobOut](items=items, next_page_token=token)
+
+    def metrics(self, name: str, metric: str | None = None) -> list[MetricPoint]:
+        """Every stored value of the job's metrics (or of one), by name and step."""
+        with self.db.reader() as session:
+            job = self._get(session, name)
+            query = (
+                select(TrainingMetric)
+                .where(TrainingMetric.job_id == job.id)
+                .order_by(TrainingMetric.name, TrainingMetric.step, TrainingMetric.id)
+            )
+            if metric:
+                query = query.where(TrainingMetric.name == metric)
+            return [
+                MetricPoint(name=m.name, step=m.step, value=m.value, at=m.at)
+                for m in session.scalars(query)
+            ]
+
+    def logs(self, name: str, offset: int = 0, limit: int = MAX_LOG_CHUNK) -> LogChunk:
+        """Part of the job's log from byte ``offset``: live while it runs, stored after."""
+        if offset < 0:
+            raise InvalidInput("offset must be 0 or more", field="offset")
+        with self.db.reader() as session:
+            job = self._get(session, name)
+            ended = TrainingJobStatus(job.status) not in ACTIVE
+        data = b""
+        log_key = f"training-jobs/{name}/logs/job.log"
+        local = Workspace(self.workspaces / name).log_file
+        if local.exists():
+            with open(local, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read(limit)
+        elif ended and self.store.exists(log_key):
+            with self.store.open_read(log_key) as handle:
+                handle.seek(offset)
+                data = handle.read(limit)
+        size = offset + len(data)
+        complete = ended and len(data) < limit
+        return LogChunk(
+            text=data.decode("utf-8", errors="replace"), next_offset=size, complete=complete
+        )
+
+    # -- stop -------------------------------------------------------------------------
+    def stop(self, name: str) -> TrainingJobOut:
+        """Stop a job: a queued one at once, a running one by SIGTERM then SIGKILL."""
+        with self.db.transaction() as session:
+            job = self._get(session, name)
+            current = TrainingJobStatus(job.status)
+            if current is S.PENDING:
+                self._set_status(
+                    session, job, S.STOPPED, SecondaryStatus.STOPPED, "stopped before it started"
+                )
+                job.ended_at = utcnow()
+            elif current is S.IN_PROGRESS:
+                self._set_status(
+                    session, job, S.STOPPING, SecondaryStatus.STOPPING, "stop requested"
+                )
+                job.stop_requested = True
+            elif current is S.STOPPING:
+                pass
+            else:
+                raise Conflict(
+                    f"training job {name!r} has already ended ({current.value})", field="name"
+                )
+            out = self._out(job)
+        self.on_stop(name)
+        return out
+
+    def delete(self, name: str) -> None:
+        """Delete an ended job with its metrics, logs, model and workspace."""
+        with self.db.transaction() as session:
+            job = self._get(session, name)
+            if TrainingJobStatus(job.status) in ACTIVE:
+                raise Conflict(
+                    f"training job {name!r} is still {job.status}; stop it first", field="name"
+                )
+            session.delete(job)
+        self.store.delete_prefix(f"training-jobs/{name}")
+        shutil.rmtree(self.workspaces / name, ignore_errors=True)
+
+    # -- used by the scheduler and runner --------------------------------------------
+    def claim_next(self, free_slots: int) -> TrainingJob | None:
+        """Move the oldest pending job that fits in ``free_slots`` to InProgress, atomically."""
+        with self.db.transaction() as session:
+            candidates = session.scalars(
+                select(TrainingJob)
+                .where(TrainingJob.status == S.PENDING.value, TrainingJob.cpu_slots <= free_slots)
+                .order_by(TrainingJob.created_at, TrainingJob.id)
+                .limit(8)
+            ).all()
+            for job in candidates:
+                now = utcnow()
+                claimed = session.execute(
+                    update(TrainingJob)
+                    .where(TrainingJob.id == job.id, TrainingJob.status == S.PENDING.value)
+                    .values(status=S.IN_PROGRESS.value)
+                )
+                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                    session.refresh(job)
+                    job.attempt += 1
+                    job.started_at = job.started_at or now
+                    self._add_transition(
+                        job, SecondaryStatus.STARTING, now, f"attempt {job.attempt}"
+                    )
+                    job.secondary_status = SecondaryStatus.STARTING.value
+                    session.flush()
+                    session.expunge(job)
+                    return job
+        return None
+
+    def advance(self, name: str, secondary: SecondaryStatus, message: str = "") -> None:
+        """Record a new secondary status of a running job."""
+        with self.db.transaction() as session:
+            job = self._get(session, name)
+            job.secondary_status = secondary.value
+            self._add_transition(job, secondary, utcnow(), message)
+
+    def finish(
+        self,
+        name: str,
+        status: TrainingJobStatus,
+        secondary: SecondaryStatus,
+        *,
+        reason: str | None = None,
+        model_artifact: str | None = None,
+    ) -> None:
+        """End a job (through the state machine) with its final metrics."""
+        with self.db.transaction() as session:
+            job = self._get(session, name)
+            self._set_status(session, job, status, secondary, reason or "")
+            job.failure_reason = reason
+            job.model_artifact = model_artifact
+            job.ended_at = utcnow()
+            job.final_metrics = self._final_metrics(session, job)
+
+    def requeue(self, name: str, reason: str) -> None:
+        """Put an interrupted job back in the queue for another attempt."""
+        with self.db.transaction() as session:
+            job = self._get(session, name)
+            job.status = S.PENDING.value
+            job.secondary_status = SecondaryStatus.PENDING.value
+            self._add_transition(job, SecondaryStatus.PENDING, utcnow(), reason)
+
+    def stop_requested(self, name: str) -> bool:
+        """Whether someone asked to stop the job."""
+        with self.db.reader() as session:
+            return bool(
+                session.scalar(select(TrainingJob.stop_requested).where(TrainingJob.name == name))
+            )
+
+    def record_metrics(self, name: str, points: list[tuple[str, int, float, datetime]]) -> None:
+        """Append metric values of a running job."""
+        if not points:
+            return
+        with self.db.transaction() as session:
+            job_id = session.scalar(select(TrainingJob.id).where(TrainingJob.name == name))
+            if job_id is None:
+                return
+            session.add_all(
+                TrainingMetric(job_id=job_id, name=n, step=s, value=v, at=at)
+                for n, s, v, at in points
+            )
+
+    def recover(self) -> list[str]:
+        """At start: jobs that were running when the server died are retried or failed."""
+        touched = []
+        with self.db.reader() as session:
+            names = session.scalars(
+                select(TrainingJob.name).where(
+                    TrainingJob.status.in_([S.IN_PROGRESS.value, S.STOPPING.value])
+                )
+            ).all()
+        for name in names:
+            with self.db.transaction() as session:
+                job = self._get(session, name)
+                if job.status == S.STOPPING.value:
+                    self._set_status(session, job, S.STOPPED, SecondaryStatus.STOPPED,
+                                     "the server stopped while the job was stopping")  # fmt: skip
+                    job.ended_at = utcnow()
+                elif job.attempt <= job.max_retry_attempts:
+                    job.status = S.PENDING.value
+                    job.secondary_status = SecondaryStatus.PENDING.value
+                    self._add_transition(
+                        job, SecondaryStatus.INTERRUPTED, utcnow(),
+                        "the server stopped while the job was running; retrying",
+                    )  # fmt: skip
+                else:
+                    reason = (
+                        "the server stopped while the job was running (attempt "
+                        f"{job.attempt} of {job.max_retry_attempts + 1}); its process was lost"
+                    )
+                    self._set_status(session, job, S.FAILED, SecondaryStatus.INTERRUPTED, reason)
+                    job.failure_reason = reason
+                    job.ended_at = utcnow()
+                touched.append(name)
+        return touched
+
+    # -- internals --------------------------------------------------------------------
+    def _check_channels(self, request: TrainingJobCreate) -> dict[str, Any]:
+        resolved: dict[str, Any] = {}
+        for channel, spec in request.channels.items():
+            if isinstance(spec, DatasetChannel):
+                try:
+                    version = self.datasets.get_version(spec.dataset, spec.version)
+                except NotFound as exc:
+                    raise InvalidInput(
+                        f"channel {channel!r}: {exc.message}", field=f"channels.{channel}"
+                    ) from None
+                if spec.split is not None:
+                    names = list(version.splits.fractions) if version.splits else []
+                    if spec.split not in names:
+                        raise InvalidInput(
+                            f"channel {channel!r}: dataset {spec.dataset!r} v{version.version} "
+                            f"has no split {spec.split!r} (splits: {names})",
+                            field=f"channels.{channel}",
+                        )
+                resolved[channel] = {
+                    "dataset": spec.dataset,
+                    "version": version.version,
+                    "split": spec.split,
+                    "label": version.label,
+                }
+            else:
+                uri = spec.uri
+                if not uri.startswith("s3://"):
+                    if not self.allow_local_paths:
+                        raise InvalidInput(
+                            f"channel {channel!r}: this server does not read paths on its own "
+                            "machine (auth is on); use a dataset or an s3:// URI",
+                            field=f"channels.{channel}",
+                        )
+                    if not Path(uri).is_absolute() or not Path(uri).exists():
+                        raise InvalidInput(
+                            f"channel {channel!r}: no such file or folder {uri!r} "
+                            "(give an absolute path)",
+                            field=f"channels.{channel}",
+                        )
+                resolved[channel] = {"uri": uri, "content_type": spec.content_type}
+        return resolved
+
+    def _stage_script(self, job: str, source: str, entry_point: str | None) -> dict[str, Any]:
+        """Copy the user's code into the artifact store, where the job will read it."""
+        if source.startswith(UPLOAD_PREFIX):
+            path, filename = self.uploads.resolve(source)
+        else:
+            if not self.allow_local_paths:
+                raise InvalidInput(
+                    "this server does not read paths on its own machine", field="script.source"
+                )
+            path = Path(source)
+            filename = path.name
+            if not path.is_absolute() or not path.is_file():
+                raise InvalidInput(f"no such file: {source}", field="script.source")
+        is_archive = filename.endswith((".tar.gz", ".tgz"))
+        if not is_archive and not filename.endswith(".py"):
+            raise InvalidInput(
+                "a script is a .py file or a .tar.gz of a source folder", field="script.source"
+            )
+        if is_archive and not entry_point:
+            raise InvalidInput(
+                "name the entry_point script inside the source archive", field="script.entry_point"
+            )
+        if entry_point and (entry_point.startswith("/") or ".." in entry_point.split("/")):
+            raise InvalidInput(
+                "entry_point must be a relative path inside the source", field="script.entry_point"
+            )
+        stored_name = "sourcedir.tar.gz" if is_archive else filename
+        key = f"training-jobs/{job}/source-{uuid.uuid4().hex[:12]}/{stored_name}"
+        self.store.put_file(path, key)
+        return {"key": key, "archive": is_archive, "entry_point": entry_point or filename}
+
+    def _consume(self, source: str) -> None:
+        if source.startswith(UPLOAD_PREFIX):
+            self.uploads.discard(source)
+
+    @staticmethod
+    def _get(session: Session, name: str) -> TrainingJob:
+        job = session.scalar(select(TrainingJob).where(TrainingJob.name == name))
+        if job is None:
+            raise NotFound(f"training job {name!r} does not exist", field="name")
+        return job
+
+    @staticmethod
+    def _add_transition(
+        job: TrainingJob, status: SecondaryStatus, at: datetime, message: str
+    ) -> None:
+        transitions = [dict(t) for t in job.status_transitions]
+        if transitions and transitions[-1].get("end_time") is None:
+            transitions[-1]["end_time"] = at.isoformat()
+        transitions.append(_transition(status, at, message))
+        job.status_transitions = transitions
+
+    def _set_status(
+        self,
+        session: Session,
+        job: TrainingJob,
+        status: TrainingJobStatus,
+        secondary: SecondaryStatus,
+        message: str,
+    ) -> None:
+        TRAINING_JOB.check(TrainingJobStatus(job.status), status)
+        job.status = status.value
+        job.secondary_status = secondary.value
+        now = utcnow()
+        self._add_transition(job, secondary, now, message)
+        if TRAINING_JOB.is_terminal(status):
+            transitions = [dict(t) for t in job.status_transitions]
+            transitions[-1]["end_time"] = now.isoformat()
+            job.status_transitions = transitions
+
+    @staticmethod
+    def _final_metrics(session: Session, job: TrainingJob) -> dict[str, float]:
+        rows = session.execute(
+            select(TrainingMetric.name, TrainingMetric.value)
+            .where(TrainingMetric.job_id == job.id)
+            .order_by(TrainingMetric.step, TrainingMetric.id)
+        ).all()
+        return {name: value for name, value in rows}
+
+    def _out(self, job: TrainingJob) -> TrainingJobOut:
+        return TrainingJobOut(
+            name=job.name,
+            status=TrainingJobStatus(job.status),
+            secondary_status=SecondaryStatus(job.secondary_status),
+            failure_reason=job.failure_reason,
+            algorithm=job.algorithm,
+            script={k: v for k, v in job.script.items() if k != "key"} if job.script else None,
+            hyperparameters=job.hyperparameters,
+            channels=job.channels,
+            cpu_slots=job.cpu_slots,
+            max_runtime_s=job.max_runtime_s,
+            max_retry_attempts=job.max_retry_attempts,
+            attempt=job.attempt,
+            metric_definitions=job.metric_definitions,
+            environment=job.environment,
+            tags=job.tags,
+            status_transitions=job.status_transitions,
+            final_metrics=job.final_metrics,
+            model_artifact_url=self.store.url(job.model_artifact) if job.model_artifact else None,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            ended_at=job.ended_at,
+        )
+
+
+def _transition(status: SecondaryStatus, at: datetime, message: str) -> dict[str, Any]:
+    return {
+        "status": status.value,
+        "start_time": at.isoformat(),
+        "end_time": None,
+        "message": message,
+    }
