@@ -1,16 +1,21 @@
 """Streaming conversion of CSV, JSON Lines and Parquet sources into one Parquet file.
 
-Rows move in record batches from the source reader straight into a ``ParquetWriter``,
-so memory stays bounded by the block size whatever the size of the file.
+Rows move in record batches (CSV: one table per block) from the source reader straight
+into a ``ParquetWriter``, the next block being read while one is written, so memory stays
+bounded by a few blocks whatever the size of the file.
 """
 
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, Any, Literal, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
@@ -18,11 +23,22 @@ import pyarrow.parquet as pq
 
 from opensage.errors import InvalidInput
 
+_T = TypeVar("_T")
+_Slot = queue.Queue[tuple[str, Any]]  # ("item" | "end" | "error", value)
 SourceFormat = Literal["csv", "parquet", "jsonl"]
 LogicalType = Literal["integer", "float", "boolean", "string", "timestamp", "date"]
 
 BLOCK_SIZE = 16 * 1024 * 1024
 ROW_GROUP_ROWS = 256 * 1024
+# A CSV block is split into pieces of this size that are parsed on different threads.
+CSV_PIECE_SIZE = 1024 * 1024
+# A CSV row (a quoted value may hold line breaks) may span at most this many blocks.
+MAX_ROW_BLOCKS = 4
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Parquet's default (1 MiB) lets a column of mostly distinct values fill most of a row
+# group's dictionary before falling back to plain encoding, which makes writing ~4x
+# slower; 128 KiB still dictionary-encodes low-cardinality columns, and files are smaller.
+DICTIONARY_PAGE_BYTES = 128 * 1024
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "integer": pa.int64(),
@@ -42,7 +58,16 @@ _EXTENSIONS: dict[str, SourceFormat] = {
     ".json": "jsonl",
 }
 _CSV_COLUMN_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+)")
-_WIDER = {"int64": pa.float64(), "double": pa.string(), "bool": pa.string()}
+# What a column becomes when a later value does not fit the type inferred from the first
+# block (one that was empty there starts over from integer).
+_WIDER = {
+    "null": pa.int64(),
+    "int64": pa.float64(),
+    "double": pa.string(),
+    "bool": pa.string(),
+    "date32": pa.string(),
+    "timestamp": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -100,35 +125,102 @@ def convert_to_parquet(
     fmt: SourceFormat,
     target: IO[bytes],
     *,
-    column_types: dict[str, str] | None = None,
+    column_types: dict[str, str | pa.DataType] | None = None,
     delimiter: str = ",",
 ) -> IngestResult:
     """Stream ``source`` into ``target`` as Parquet and describe what was written.
 
     CSV types are inferred from the first block; a later value that does not fit raises
-    ``_Widen`` so the caller can retry with that column widened (int → float → string).
+    ``Widen`` so the caller can retry with that column widened (int → float → string).
+    ``column_types``: by name (integer, float, ...) the types the user declared, which
+    never widen; as Arrow types, those of earlier widenings, which may widen further.
     """
     types = {name: _arrow_type(name, t) for name, t in (column_types or {}).items()}
-    batches = _read_batches(source, fmt, types, delimiter)
-    try:
-        first = next(batches)
-    except StopIteration:
-        raise InvalidInput("the file has no rows", field="source") from None
-    _check_columns(first.schema, types)
+    declared = frozenset(
+        n for n, t in (column_types or {}).items() if not isinstance(t, pa.DataType)
+    )
+    batches_read = _read_batches(source, fmt, types, delimiter, declared)
+    with closing(_read_ahead(batches_read)) as batches:
+        try:
+            first = next(batches)
+        except StopIteration:
+            raise InvalidInput("the file has no rows", field="source") from None
+        _check_columns(first.schema, types)
+        num_rows = _write(first, batches, target)
+    if num_rows == 0:
+        raise InvalidInput("the file has a header but no rows", field="source")
+    return IngestResult(schema=first.schema, num_rows=num_rows)
+
+
+def _write(
+    first: pa.RecordBatch | pa.Table,
+    rest: Iterator[pa.RecordBatch | pa.Table],
+    target: IO[bytes],
+) -> int:
+    """Write ``first`` and ``rest`` (conformed to the schema of ``first``) as Parquet."""
     schema = first.schema
     num_rows = 0
-    with pq.ParquetWriter(target, schema, compression="snappy") as writer:
-        batch: pa.RecordBatch | None = first
+    with pq.ParquetWriter(
+        target, schema, compression="snappy", dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
+    ) as writer:
+        batch: pa.RecordBatch | pa.Table | None = first
         while batch is not None:
             if batch.schema != schema:
                 batch = _conform(batch, schema)
             if batch.num_rows:
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+                writer.write(batch, row_group_size=ROW_GROUP_ROWS)
                 num_rows += batch.num_rows
-            batch = next(batches, None)
-    if num_rows == 0:
-        raise InvalidInput("the file has a header but no rows", field="source")
-    return IngestResult(schema=schema, num_rows=num_rows)
+            batch = next(rest, None)
+    return num_rows
+
+
+def _read_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
+    """``items``, each produced on another thread while the caller handles the one before.
+
+    Reading the next block then overlaps writing this one (pyarrow releases the GIL for
+    both), and at most two items wait in memory besides the one being handled. Closing
+    this generator stops the producer and waits for it.
+    """
+    slot: _Slot = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _offer(slot, ("item", item), stop):
+                    return
+            _offer(slot, ("end", None), stop)
+        except BaseException as exc:
+            _offer(slot, ("error", exc), stop)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="opensage-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _offer(slot: _Slot, entry: tuple[str, Any], stop: threading.Event) -> bool:
+    """Put ``entry`` in ``slot`` unless ``stop`` is set first; whether it was put."""
+    while not stop.is_set():
+        try:
+            slot.put(entry, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 class Widen(Exception):
@@ -165,11 +257,15 @@ def _arrow_type(column: str, name: str) -> pa.DataType:
 
 
 def _read_batches(
-    source: IO[bytes], fmt: SourceFormat, types: dict[str, pa.DataType], delimiter: str
-) -> Iterator[pa.RecordBatch]:
+    source: IO[bytes],
+    fmt: SourceFormat,
+    types: dict[str, pa.DataType],
+    delimiter: str,
+    declared: frozenset[str],
+) -> Iterator[pa.RecordBatch | pa.Table]:
     try:
         if fmt == "csv":
-            yield from _csv_batches(source, types, delimiter)
+            yield from _csv_batches(source, types, delimiter, declared)
         elif fmt == "jsonl":
             yield from _jsonl_batches(source, types)
         else:
@@ -180,32 +276,181 @@ def _read_batches(
         message = str(exc).strip()
         if message.startswith("Empty") or "Empty JSON" in message:
             raise InvalidInput("the file is empty", field="source") from None
+        if "straddl" in message:  # Arrow: "straddling object straddles two block boundaries"
+            message = f"a row is longer than {BLOCK_SIZE} bytes, the most this server reads at once"
         raise InvalidInput(f"cannot read the {fmt} file: {message}", field="source") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read the {fmt} file: {exc}", field="source") from None
 
 
 def _csv_batches(
-    source: IO[bytes], types: dict[str, pa.DataType], delimiter: str
-) -> Iterator[pa.RecordBatch]:
+    source: IO[bytes], types: dict[str, pa.DataType], delimiter: str, declared: frozenset[str]
+) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The CSV rows, one batch (or table) per block of about ``BLOCK_SIZE`` bytes.
+
+    The first block goes through Arrow's streaming reader, which infers the column types
+    from it. Arrow's streaming reader parses on one thread only, so the later blocks are
+    parsed by ``read_csv`` with those types, in pieces on all threads; a block with a quote
+    character is parsed in one piece instead, as a quoted value may hold a line break.
+    Blocks end where rows end, never inside a quoted value (see ``_line_blocks``).
+    """
+    parse = pacsv.ParseOptions(delimiter=delimiter)
+    # A quoted value may hold a line break: Arrow must not cut a block at one (matters
+    # only for a last block without a final line break, the others being one piece).
+    quoted = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    quote = parse.quote_char.encode() if parse.quote_char else None
+    blocks = _line_blocks(source, BLOCK_SIZE, quote=quote, delimiter=delimiter.encode())
+    head = next(blocks, b"")
     reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        pa.py_buffer(head),
+        read_options=pacsv.ReadOptions(block_size=max(len(head), 1), use_threads=True),
+        parse_options=quoted if quote is not None and quote in head else parse,
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
     )
-    names = reader.schema.names
-    while True:
+    schema = reader.schema
+    with _widening(schema.names, declared):
+        yield from reader
+    convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True)
+    for block in blocks:
+        whole = quote is not None and quote in block
+        with _widening(schema.names, declared):
+            yield _read_block(block, schema.names, quoted if whole else parse, convert, whole)
+
+
+def _read_block(
+    block: bytes,
+    names: list[str],
+    parse: pacsv.ParseOptions,
+    convert: pacsv.ConvertOptions,
+    whole: bool,
+) -> pa.Table:
+    """A block of whole rows, parsed in pieces on all threads; in one piece if ``whole``
+    or if a line is longer than a piece (which Arrow cannot parse in pieces)."""
+    sizes = [len(block) + 1] if whole else [CSV_PIECE_SIZE, len(block) + 1]
+    for piece_size in sizes:
+        read = pacsv.ReadOptions(column_names=names, block_size=piece_size, use_threads=True)
         try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
+            return pacsv.read_csv(
+                pa.py_buffer(block), read_options=read, parse_options=parse, convert_options=convert
+            )
         except pa.ArrowInvalid as exc:
-            widened = widen_from_error(str(exc), names)
-            if widened and widened[0] not in types:
-                raise Widen(*widened) from None
-            raise
-        yield batch
+            if "straddl" not in str(exc) or piece_size > len(block):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _widening(names: list[str], declared: frozenset[str]) -> Iterator[None]:
+    """Turn a CSV conversion error in a column of inferred (not ``declared``) type into
+    ``Widen``."""
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        widened = widen_from_error(str(exc), names)
+        if widened and widened[0] not in declared:
+            raise Widen(*widened) from None
+        raise
+
+
+def _line_blocks(
+    source: IO[bytes], size: int, *, quote: bytes | None = None, delimiter: bytes = b","
+) -> Iterator[bytes]:
+    """``source`` in blocks of about ``size`` bytes, each ending after a line break (as
+    Arrow's CSV reader cuts its blocks) that is not inside a quoted value.
+
+    A row longer than ``MAX_ROW_BLOCKS`` blocks (or a quote never closed) is an error
+    rather than the rest of the file in memory.
+    """
+    carry = b""
+    first = True
+    while True:
+        data = _read_full(source, size)
+        if not data:
+            if carry:
+                yield carry
+            return
+        data = carry + data if carry else data
+        cut = _row_end(data, quote, delimiter, bom=first and data.startswith(_UTF8_BOM))
+        if cut < 0:
+            if len(data) > MAX_ROW_BLOCKS * size:
+                unclosed = " (or a quoted value is never closed)" if quote and quote in data else ""
+                raise InvalidInput(
+                    f"cannot read the csv file: a row is longer than {MAX_ROW_BLOCKS * size} "
+                    f"bytes{unclosed}",
+                    field="source",
+                )
+            carry = data
+            continue
+        yield data[:cut]
+        carry, first = data[cut:], False
+
+
+def _row_end(data: bytes, quote: bytes | None, delimiter: bytes, *, bom: bool = False) -> int:
+    """Where the last complete row of ``data`` (which starts where a row starts, after a
+    byte order mark if ``bom``) ends: after its last line break (``\\n``, else ``\\r``)
+    outside quoted values; -1 if none."""
+    line_break = b"\n" if b"\n" in data else b"\r"
+    cut = data.rfind(line_break)
+    if cut < 0 or quote is None or data.find(quote, 0, cut) < 0:
+        return cut + 1 if cut >= 0 else -1
+    opening = _quoted_values(data, quote[0], delimiter, len(_UTF8_BOM) if bom else 0)
+    while cut >= 0:
+        start = opening(cut)
+        if start < 0:
+            return cut + 1
+        cut = data.rfind(line_break, 0, start)
+    return -1
+
+
+def _quoted_values(
+    data: bytes, quote: int, delimiter: bytes, row_start: int
+) -> Callable[[int], int]:
+    """For a position in ``data`` (whose first row starts at ``row_start``), where the
+    quoted value it is in starts; -1 if it is in none.
+
+    Quoting as Arrow reads it (double quotes, no escape character): a quote opens a quoted
+    value only at the start of a field; inside, two quotes stand for one and a single one
+    closes it; elsewhere quotes are plain characters. Only the runs of adjacent quotes
+    matter: an odd run at a field start opens a value outside one and closes it inside
+    one; an odd run elsewhere closes the value it is in, if any; an even run changes
+    nothing. So after a run, whether a quoted value is open is the parity of the odd runs
+    at field starts since the last odd run elsewhere.
+    """
+    codes = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(codes == quote).astype(np.int32)  # blocks are < 2 GiB
+    first = np.ones(quotes.size, dtype=bool)
+    np.not_equal(quotes[1:] - quotes[:-1], 1, out=first[1:])
+    firsts = np.flatnonzero(first).astype(np.int32)
+    starts = quotes[firsts]  # where each run of quotes starts
+    odd = (np.diff(firsts, append=np.int32(quotes.size)) & 1).astype(bool)
+    before = codes[np.maximum(starts - 1, 0)]
+    field_start = (starts == row_start) | (before == 0x0A) | (before == 0x0D)
+    if len(delimiter) == 1:
+        field_start |= before == delimiter[0]
+    toggles = np.cumsum(odd & field_start, dtype=np.int32)
+    closing = np.where(odd & ~field_start, np.arange(starts.size, dtype=np.int32), np.int32(-1))
+    last_closing = np.maximum.accumulate(closing)
+    since = toggles - np.where(last_closing >= 0, toggles[np.maximum(last_closing, 0)], 0)
+    open_after = (since & 1).astype(bool)  # a quoted value is open after run i
+    opens = np.flatnonzero(open_after & ~np.concatenate(([False], open_after[:-1])))
+
+    def start_of(position: int) -> int:
+        run = int(np.searchsorted(starts, position)) - 1  # the last run before
+        if run < 0 or not open_after[run]:
+            return -1
+        return int(starts[opens[np.searchsorted(opens, run, side="right") - 1]])
+
+    return start_of
+
+
+def _read_full(source: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes; fewer only at the end of ``source``."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size and (data := source.read(size - got)):
+        parts.append(data)
+        got += len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _jsonl_batches(source: IO[bytes], types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:

@@ -124,6 +124,12 @@ class ColumnStatistics(BaseModel):
     type: str
     count: int
     missing: int
+    infinite: int | None = Field(
+        default=None,
+        description="Float columns: how many values are +inf or -inf. They count in count, "
+        "distinct and top_values (as null); mean, std, quantiles, min and max are null where "
+        "they come out infinite or undefined, and the histogram covers the finite values.",
+    )
     distinct: int
     top_values: list[ValueCount]
     mean: float | None = None
