@@ -14,6 +14,7 @@ from opensage.cli.output import (
     console,
     fmt_number,
     human_bytes,
+    parse_pairs,
     print_json,
     upload_progress,
 )
@@ -24,18 +25,8 @@ app = typer.Typer(help="Create, inspect and delete datasets.", no_args_is_help=T
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise CLIError(f"{option} expects NAME=VALUE, got {item!r}")
-        parsed[key] = value
-    return parsed
-
-
 def _fractions(values: list[str] | None) -> dict[str, float] | None:
-    pairs = _pairs(values, "--split")
+    pairs = parse_pairs(values, "--split")
     if not pairs:
         return None
     try:
@@ -76,7 +67,7 @@ def create(
         "stratify": stratify,
         "format": format,
         "delimiter": delimiter,
-        "column_types": _pairs(column_type, "--type") or None,
+        "column_types": parse_pairs(column_type, "--type") or None,
         "description": description,
     }
     if source.startswith("s3://"):

@@ -34,6 +34,19 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def parse_pairs(
+    values: list[str] | None, option: str, *, allow_empty_value: bool = False
+) -> dict[str, str]:
+    """``["a=1", "b=2"]`` → ``{"a": "1", "b": "2"}``; a malformed item is a CLI error."""
+    parsed: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or (not value and not allow_empty_value):
+            raise CLIError(f"{option} expects NAME=VALUE, got {item!r}")
+        parsed[key] = value
+    return parsed
+
+
 def print_json(value: Any) -> None:
     """Write ``value`` (pydantic models included) as JSON on stdout."""
     typer.echo(json.dumps(_plain(value), indent=2, default=str))

@@ -12,23 +12,13 @@ from rich.live import Live
 from rich.table import Table
 
 from opensage.cli.context import client_from
-from opensage.cli.output import CLIError, console, fmt_number, print_json
+from opensage.cli.output import CLIError, console, fmt_number, parse_pairs, print_json
 from opensage.client.training import TrainingJob
 
 jobs_app = typer.Typer(help="Inspect, follow and stop training jobs.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CLIError(f"{option} expects NAME=VALUE, got {item!r}")
-        parsed[key] = value
-    return parsed
 
 
 def train(
@@ -64,20 +54,22 @@ def train(
     """Submit a training job (a built-in algorithm or your own script)."""
     if (algorithm is None) == (script is None and source_dir is None):
         raise CLIError("give --algorithm, or --script / --source-dir")
-    channels: dict[str, Any] = dict(_pairs(channel, "--channel"))
+    channels: dict[str, Any] = dict(parse_pairs(channel, "--channel"))
     job = client_from(ctx).training_jobs.create(
         name,
         algorithm=algorithm,
         script=script,
         source_dir=source_dir,
         entry_point=entry_point,
-        hyperparameters=dict(_pairs(hp, "--hp")),
+        hyperparameters=dict(parse_pairs(hp, "--hp")),
         channels=channels,
         cpu_slots=cpu_slots,
         max_runtime_s=max_runtime,
-        metric_definitions=[{"name": k, "regex": v} for k, v in _pairs(metric, "--metric").items()],
-        environment=_pairs(env, "--env"),
-        tags=_pairs(tag, "--tag"),
+        metric_definitions=[
+            {"name": k, "regex": v} for k, v in parse_pairs(metric, "--metric").items()
+        ],
+        environment=parse_pairs(env, "--env", allow_empty_value=True),
+        tags=parse_pairs(tag, "--tag"),
     )
     if not wait:
         if json_:

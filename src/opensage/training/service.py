@@ -19,7 +19,7 @@ from opensage.algorithms import get_algorithm
 from opensage.datasets.service import DatasetService
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
-from opensage.pagination import Page, check_limit, decode_token, encode_token
+from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
 from opensage.training.models import TrainingJob, TrainingMetric
@@ -174,8 +174,7 @@ class TrainingService:
         if status is not None:
             query = query.where(TrainingJob.status == status.value)
         if name_contains:
-            pattern = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(TrainingJob.name.like(f"%{pattern}%", escape="\\"))
+            query = query.where(TrainingJob.name.like(contains_pattern(name_contains), escape="\\"))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
             if tag:
