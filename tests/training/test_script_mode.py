@@ -248,3 +248,40 @@ def test_requirements_are_installed_once_into_a_cached_environment(
     assert "installing requirements.txt" not in "".join(second.logs())  # cached
     with pytest.raises(ImportError):  # the platform's own environment is untouched
         import tinydep  # type: ignore[import-not-found]  # noqa: F401
+
+
+def test_the_log_is_shipped_to_the_artifact_store_while_the_job_runs(
+    trainer: opensage.Client, tmp_path: Path
+) -> None:
+    script = write_script(
+        tmp_path,
+        """
+        import time
+        for i in range(5):
+            print(f"line {i}", flush=True)
+            time.sleep(1)
+        """,
+    )
+    job = trainer.training_jobs.create("shipped", script=script)
+    _wait_for_log(job, "line 1")
+    data_dir = tmp_path / "data"  # the trainer fixture's data directory
+    parts_dir = next(data_dir.rglob("training-jobs/shipped/logs"), None)
+    deadline = time.monotonic() + 15
+    while (parts_dir is None or not any(parts_dir.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        parts_dir = next(data_dir.rglob("training-jobs/shipped/logs"), None)
+    assert parts_dir is not None and any(parts_dir.glob("part-001-*.log"))
+    assert job.refresh().status.value == "InProgress"  # shipped while running
+    job.wait(timeout=30)
+    shipped = b"".join(p.read_bytes() for p in sorted(parts_dir.glob("part-*.log"))).decode()
+    assert shipped == "".join(f"line {i}\n" for i in range(5))
+    # With the workspace gone, the log is read from the store alone, in chunks too.
+    import shutil
+
+    shutil.rmtree(data_dir / "workspaces" / "shipped")
+    assert "".join(job.logs()) == shipped
+    first = trainer.session.json("GET", "/api/v1/training-jobs/shipped/logs", params={"limit": 10})
+    rest = trainer.session.json(
+        "GET", "/api/v1/training-jobs/shipped/logs", params={"offset": first["next_offset"]}
+    )
+    assert first["text"] + rest["text"] == shipped and rest["complete"]

@@ -29,6 +29,17 @@ PRELOAD = [
     "sklearn.linear_model",
     "xgboost",
     "lightgbm",
+    # The built-ins themselves: their shared model-file module imports skops, whose
+    # import alone takes over a second; without these every built-in job paid it.
+    "opensage.algorithms.artifacts",
+    "opensage.algorithms.xgboost",
+    "opensage.algorithms.lightgbm",
+    "opensage.algorithms.linear_learner",
+    "opensage.algorithms.random_forest",
+    "opensage.algorithms.kmeans",
+    "opensage.algorithms.pca",
+    "opensage.algorithms.knn",
+    "opensage.algorithms.random_cut_forest",
 ]
 
 

@@ -17,6 +17,7 @@ from opensage.errors import OpenSageError
 from opensage.storage import ArtifactStore
 from opensage.training.environments import EnvironmentCache
 from opensage.training.launcher import Launcher
+from opensage.training.logs import LogShipper
 from opensage.training.metrics import MetricParser, Point
 from opensage.training.models import TrainingJob
 from opensage.training.service import TrainingService
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 S = TrainingJobStatus
 POLL_S = 0.05
 FLUSH_S = 0.5
+SHIP_S = 3.0
 MAX_REASON = 4000
 
 
@@ -64,8 +66,6 @@ class JobRunner:
         except Exception as exc:
             logger.exception("training job %s failed in the platform", job.name)
             self._finish_failed(job.name, f"the platform could not run the job: {exc}")
-        finally:
-            self._store_log(job.name, workspace)
 
     # -- phases -----------------------------------------------------------------------
     def _run(
@@ -149,10 +149,11 @@ class JobRunner:
     ) -> str:
         """Follow the process: metrics from its log, stop, interrupt and max runtime."""
         parser = MetricParser(job.metric_definitions)
+        shipper = LogShipper(self.store, job.name, job.attempt, workspace.log_file)
         started = time.monotonic()
         offset = 0
         pending: list[Point] = []
-        last_flush = started
+        last_flush = last_ship = started
         outcome = "exited"
         while True:
             offset, points = self._tail(workspace.log_file, offset, parser, final=False)
@@ -161,6 +162,9 @@ class JobRunner:
             if pending and now - last_flush >= FLUSH_S:
                 self.service.record_metrics(job.name, pending)
                 pending, last_flush = [], now
+            if now - last_ship >= SHIP_S:
+                self._ship(shipper)
+                last_ship = now
             if not process.is_alive():
                 break
             if interrupt.is_set():
@@ -179,7 +183,16 @@ class JobRunner:
         process.join()
         offset, points = self._tail(workspace.log_file, offset, parser, final=True)
         self.service.record_metrics(job.name, pending + points)
+        self._ship(shipper)
         return outcome
+
+    @staticmethod
+    def _ship(shipper: LogShipper) -> None:
+        """Ship the log's new bytes; a store hiccup must not fail the job (the tail waits)."""
+        try:
+            shipper.ship()
+        except OSError:
+            logger.warning("could not ship the log of a job; will retry", exc_info=True)
 
     @staticmethod
     def _tail(
@@ -284,15 +297,6 @@ class JobRunner:
                 path, f"{prefix}/output/{path.relative_to(workspace.output_data_dir).as_posix()}"
             )
         return f"{prefix}/model" if files else None
-
-    def _store_log(self, name: str, workspace: Workspace) -> None:
-        key = f"training-jobs/{name}/logs/job.log"
-        if workspace.log_file.exists():
-            try:
-                self.store.delete_prefix(f"training-jobs/{name}/logs")
-                self.store.put_file(workspace.log_file, key)
-            except OSError:
-                logger.warning("could not store the log of %s", name, exc_info=True)
 
     @staticmethod
     def _failure_reason(workspace: Workspace, exitcode: int | None) -> str:

@@ -22,6 +22,7 @@ from opensage.errors import Conflict, InvalidInput, NotFound
 from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
+from opensage.training.logs import read_log
 from opensage.training.models import TrainingJob, TrainingMetric
 from opensage.training.schemas import (
     DatasetChannel,
@@ -210,17 +211,9 @@ class TrainingService:
         with self.db.reader() as session:
             job = self._get(session, name)
             ended = TrainingJobStatus(job.status) not in ACTIVE
-        data = b""
-        log_key = f"training-jobs/{name}/logs/job.log"
+            attempt = job.attempt
         local = Workspace(self.workspaces / name).log_file
-        if local.exists():
-            with open(local, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read(limit)
-        elif ended and self.store.exists(log_key):
-            with self.store.open_read(log_key) as handle:
-                handle.seek(offset)
-                data = handle.read(limit)
+        data = read_log(self.store, name, attempt, local, offset, limit)
         size = offset + len(data)
         complete = ended and len(data) < limit
         return LogChunk(
