@@ -97,7 +97,10 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
 def _bind(host: str, port: int) -> socket.socket:
     """Take the listening socket up front, so a busy port is one clear error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP, and accepted sockets inherit it; with proto 0 every keep-alive
+    # response waited ~40 ms for the client's delayed ACK.
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listening.bind((host, port))
