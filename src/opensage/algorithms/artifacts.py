@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from opensage.algorithms.base import (
     Algorithm,
     Hyperparameters,
@@ -31,6 +29,8 @@ _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
 
 def save_skops(model: Any, model_dir: Path, name: str = SKOPS_FILE) -> str:
     """Write ``model`` with skops (atomically: a reader never sees half a file)."""
+    import skops.io as sio  # here, not at the top: importing skops alone takes ~1 s
+
     model_dir.mkdir(parents=True, exist_ok=True)
     partial = model_dir / f".{name}.partial"
     sio.dump(model, partial)
@@ -40,6 +40,8 @@ def save_skops(model: Any, model_dir: Path, name: str = SKOPS_FILE) -> str:
 
 def load_skops(path: Path) -> Any:
     """Load a skops file, refusing any type that is not scikit-learn's or numpy's own."""
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(file=path)
     foreign = [name for name in untrusted if not name.startswith(_TRUSTED_PREFIXES)]
     if foreign:
