@@ -16,14 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +28,14 @@ import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from bench_server import running_server
 
 import opensage
-from opensage.errors import OpenSageError
 
 ROWS = 1_000_000
 REPEATS = 5
 SEED = 42
 GOAL_RATIO = 0.7
-STARTUP_TIMEOUT_S = 30.0
 CATEGORIES = ("red", "green", "blue", "yellow", "purple", "orange")
 
 
@@ -62,49 +57,6 @@ def make_csv(path: Path, rows: int = ROWS, seed: int = SEED) -> None:
         "target": 0.3 * np.log(income) + rng.normal(0.0, 0.5, rows),
     }
     pacsv.write_csv(pa.table(columns), path)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_server(data_dir: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """Start ``opensage up`` as a subprocess; yield its URL and process once /health
-    answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "opensage", "up", "--port", str(port)]
-    command += ["--data-dir", str(data_dir), "--log-level", "warning"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
-        yield url, psutil.Process(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll GET /health until it answers; fail if the server exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with opensage.Client(url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {process.returncode}")
-            try:
-                client.health()
-                return
-            except OpenSageError:
-                time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer /health within {STARTUP_TIMEOUT_S:.0f}s")
 
 
 def cpu_seconds(*processes: psutil.Process) -> float:

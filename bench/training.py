@@ -25,14 +25,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,10 +38,10 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xgboost as xgb
+from bench_server import running_server
 
 import opensage
 from opensage.client.training import TrainingJob
-from opensage.errors import OpenSageError
 from opensage.training.schemas import StatusTransition
 
 SEED = 7
@@ -62,7 +57,6 @@ SMALL_PARAMS = {"num_round": 10, "max_depth": 6, "objective": "reg:squarederror"
 POLL_S = 0.05
 BIG_POLL_S = 1.0
 JOB_TIMEOUT_S = 300.0
-STARTUP_TIMEOUT_S = 30.0
 GOALS = {"start_latency_s_p50": 0.5, "user_code_latency_s_p50": 0.5, "overhead_ratio_1m": 1.15}
 MARK = "USER_CODE_START"
 SCRIPT = f"print('{MARK}', repr(__import__('time').time()), flush=True)\n"
@@ -86,50 +80,6 @@ def make_frame(rows: int, seed: int = SEED) -> pd.DataFrame:
 
 
 # -- server ---------------------------------------------------------------------------
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_server(data_dir: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """Start ``opensage up`` as a subprocess; yield its URL and process once /health
-    answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "opensage", "up", "--port", str(port)]
-    command += ["--data-dir", str(data_dir), "--log-level", "warning"]
-    env = {**os.environ, "OPENSAGE_CPU_SLOTS": str(CPU_SLOTS)}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
-        yield url, psutil.Process(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll GET /health until it answers; fail if the server exits or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with opensage.Client(url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {process.returncode}")
-            try:
-                client.health()
-                return
-            except OpenSageError:
-                time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer /health within {STARTUP_TIMEOUT_S:.0f}s")
-
-
 def platform_cpu(server: psutil.Process) -> dict[str, float]:
     """CPU seconds so far of the server process (all threads) and of the processes its
     children have reaped: job processes are forks of the fork server, which reaps them."""
@@ -489,7 +439,11 @@ def main() -> None:
         big = make_frame(BIG_ROWS)
         parquet = scratch / "big.parquet"
         big.to_parquet(parquet, index=False)
-        with running_server(scratch / "data") as (url, server), opensage.Client(url) as client:
+        slots = {"OPENSAGE_CPU_SLOTS": str(CPU_SLOTS)}
+        with (
+            running_server(scratch / "data", slots) as (url, server),
+            opensage.Client(url) as client,
+        ):
             client.datasets.create(big, name="big", label="target")
             client.datasets.create(
                 make_frame(SMALL_ROWS),
