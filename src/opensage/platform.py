@@ -73,6 +73,9 @@ def open_platform(settings: Settings) -> Platform:
         s3_endpoint_url=settings.s3_endpoint_url,
         allow_local_paths=not settings.auth_enabled,
     )
+    orphans = datasets.sweep_orphans()
+    if orphans:
+        logger.info("removed %d dataset files that a crash left unreferenced", orphans)
     secret = load_or_create_secret(settings.data_dir / "secret.key", settings.secret_key)
     auth = AuthService(db, secret, enabled=settings.auth_enabled)
     bootstrap_key = auth.bootstrap(settings.admin_api_key) if auth.enabled else None

@@ -237,3 +237,20 @@ def test_a_concurrent_reader_sees_nothing_or_the_whole_file(backend: StoreUnderT
     assert not reader.is_alive()
     assert seen, "the reader never saw the finished file"
     assert set(seen) == {len(chunk) * chunks}
+
+
+def test_stale_files_lists_old_files_and_partials_and_delete_file_removes_one(
+    store: ArtifactStore,
+) -> None:
+    store.put_bytes(b"kept", "area/v1/data.parquet")
+    with pytest.raises(RuntimeError), store.open_write("area/v2/data.parquet") as handle:
+        handle.write(b"half")
+        raise RuntimeError("crash mid-write")
+    assert store.stale_files("area", older_than_s=3600) == []  # everything is new
+    stale = store.stale_files("area", older_than_s=-60)  # "older than a minute from now"
+    assert "area/v1/data.parquet" in stale
+    store.delete_file("area/v1/data.parquet")
+    assert not store.exists("area/v1/data.parquet")
+    store.delete_file("area/v1/data.parquet")  # already gone: not an error
+    with pytest.raises(InvalidInput):
+        store.delete_file("area/../../etc/passwd")

@@ -298,6 +298,21 @@ class DatasetService:
                     rows += batch.num_rows
         return rows
 
+    def sweep_orphans(self, older_than_s: float = 3600.0) -> int:
+        """Delete files under ``datasets/`` that no version refers to (an ingest a crash
+        cut short); only old ones, so an ingest in progress elsewhere is never touched."""
+        with self.db.reader() as session:
+            kept = {
+                path.rsplit("/", 1)[0]
+                for path in session.scalars(select(DatasetVersion.artifact_path))
+            }
+        removed = 0
+        for path in self.store.stale_files("datasets", older_than_s):
+            if path.rsplit("/", 1)[0] not in kept:
+                self.store.delete_file(path)
+                removed += 1
+        return removed
+
     # -- delete -----------------------------------------------------------------------
     def delete(self, name: str) -> None:
         """Delete dataset ``name``, all its versions and their files."""

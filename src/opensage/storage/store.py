@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import logging
 import os
 import posixpath
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,6 +174,31 @@ class ArtifactStore:
         root = self.root.rstrip("/") + "/"
         keys = (str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
         return sorted(k for k in keys if not _PARTIAL.search(k))
+
+    def stale_files(self, prefix: str, older_than_s: float) -> builtins.list[str]:
+        """Paths (relative to the root, partial writes included) under ``prefix`` last
+        modified more than ``older_than_s`` seconds ago."""
+        base = self.path(prefix)
+        if not self.fs.exists(base):
+            return []
+        cutoff = time.time() - older_than_s
+        root = self.root.rstrip("/") + "/"
+        stale = []
+        for path, info in self.fs.find(base, detail=True).items():
+            modified = info.get("mtime") or info.get("LastModified") or info.get("created")
+            if hasattr(modified, "timestamp"):
+                modified = modified.timestamp()
+            if modified is not None and float(modified) < cutoff:
+                stale.append(str(path)[len(root) :] if str(path).startswith(root) else str(path))
+        return sorted(stale)
+
+    def delete_file(self, relative: str) -> None:
+        """Remove one file (a partial write included); a missing file is not an error."""
+        path = posixpath.join(self.root, relative)
+        if ".." in relative.split("/"):
+            raise InvalidInput(f"invalid artifact path {relative!r}", field="key")
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(path)
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under ``prefix``; removing nothing is not an error."""
