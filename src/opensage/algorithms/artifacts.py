@@ -72,6 +72,34 @@ def load_skops_model(model_dir: Path) -> SkopsModel:
     return SkopsModel(load_skops(model_dir / str(manifest["model_file"])), manifest)
 
 
+def save_sklearn_model(
+    model: Any,
+    model_dir: Path,
+    *,
+    algorithm: Algorithm,
+    params: Hyperparameters,
+    problem_type: ProblemType,
+    data: TrainingData,
+    metrics: dict[str, float],
+    prediction: str,
+    **extra: Any,
+) -> None:
+    """Save a scikit-learn model with skops and write its manifest beside it."""
+    name = save_skops(model, model_dir)
+    write_model_manifest(
+        model_dir,
+        algorithm=algorithm,
+        params=params,
+        problem_type=problem_type,
+        data=data,
+        model_file=name,
+        model_format=SKOPS_FORMAT,
+        metrics=metrics,
+        prediction=prediction,
+        **extra,
+    )
+
+
 def write_model_manifest(
     model_dir: Path,
     *,

@@ -21,11 +21,9 @@ from sklearn.cluster import KMeans as LloydKMeans
 from sklearn.cluster import MiniBatchKMeans
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import TrainingData, read_training_data, require_finite
@@ -105,15 +103,13 @@ class KMeans(Algorithm):
                 model = self._reduce(params, streaming, features)
                 metrics = self._report_epoch(context, params, model, data, epoch)
         assert model is not None
-        name = save_skops(model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type="clustering",
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction="cluster",
         )

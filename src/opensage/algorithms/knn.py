@@ -18,11 +18,9 @@ from pydantic import Field
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import (
@@ -103,15 +101,13 @@ class KNN(Algorithm):
                 labels,
                 step=None,
             )
-        name = save_skops(model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type=problem_type,
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction="value" if problem_type == "regression" else "class_probabilities",
             classes=labels.classes,

@@ -21,11 +21,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import (
@@ -175,15 +173,13 @@ class LinearLearner(Algorithm):
                 for name in evaluation_metric_names(problem_type)
             ],
         )
-        name = save_skops(final_model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            final_model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type=problem_type,
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction={
                 "regression": "value",

@@ -19,11 +19,9 @@ from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.decomposition import TruncatedSVD
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import read_training_data, require_finite
@@ -98,15 +96,13 @@ class PCA(Algorithm):
                 if table is not None:
                     values = reconstruction_metrics(model, table.features, params.subtract_mean)
                     metrics.update(report(context, channel, values, step=None))
-        name = save_skops(model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type="dimensionality",
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction="projection",
         )

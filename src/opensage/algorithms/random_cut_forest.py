@@ -22,11 +22,9 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import read_training_data, require_finite
@@ -95,15 +93,13 @@ class RandomCutForest(Algorithm):
                     threshold,
                 )
                 metrics.update(report(context, "validation", values, step=None))
-        name = save_skops(model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type="anomaly",
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction="anomaly_score",
             score_threshold=threshold,

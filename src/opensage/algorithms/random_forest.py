@@ -15,11 +15,9 @@ from pydantic import Field
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from opensage.algorithms.artifacts import (
-    SKOPS_FORMAT,
     SkopsModel,
     load_skops_model,
-    save_skops,
-    write_model_manifest,
+    save_sklearn_model,
 )
 from opensage.algorithms.base import Algorithm, Hyperparameters, ProblemType, TrainingContext
 from opensage.algorithms.data import class_labels, read_training_data, regression_labels
@@ -100,15 +98,13 @@ class RandomForest(Algorithm):
                 labels,
                 step=None,
             )
-        name = save_skops(model, context.model_dir)
-        write_model_manifest(
+        save_sklearn_model(
+            model,
             context.model_dir,
             algorithm=self,
             params=params,
             problem_type=problem_type,
             data=data,
-            model_file=name,
-            model_format=SKOPS_FORMAT,
             metrics=metrics,
             prediction={
                 "regression": "value",
