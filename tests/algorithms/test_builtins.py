@@ -420,6 +420,7 @@ def test_trains_reports_and_reloads(
     predicted = algorithm.predict(model, data.valid_x)
     assert len(predicted) == len(data.valid_x)
     recomputed, quality_ok = judge(case, algorithm, model, manifest, data, predicted)
+    recomputed.update(train_metrics(case, algorithm, model, manifest, data))
     for name, value in recomputed.items():
         assert manifest["metrics"][name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
     assert quality_ok, (case.id, recomputed, manifest["metrics"])
@@ -471,8 +472,27 @@ def judge(
     return recomputed, auc > case.quality
 
 
-def _prefixed(values: dict[str, float]) -> dict[str, float]:
-    return {f"validation:{name}": value for name, value in values.items()}
+def train_metrics(
+    case: Case, algorithm: Algorithm, model: Any, manifest: dict[str, Any], data: Dataset
+) -> dict[str, float]:
+    """A supervised model's final training-channel metrics, recomputed from the reloaded
+    model (XGBoost takes them from its prediction cache instead of predicting again)."""
+    if case.task not in ("regression", "binary", "multiclass"):
+        return {}
+    assert data.train_y is not None
+    predicted = algorithm.predict(model, data.train_x)
+    if case.task == "regression":
+        values = regression_metrics(data.train_y, predicted)
+    else:
+        classes = manifest["classes"]
+        truth = class_indices(data.train_y, classes)
+        binary = manifest["problem_type"] == "binary"
+        values = classification_metrics(truth, predicted, len(classes), binary=binary)
+    return _prefixed(values, "train")
+
+
+def _prefixed(values: dict[str, float], channel: str = "validation") -> dict[str, float]:
+    return {f"{channel}:{name}": value for name, value in values.items()}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ Regression: ``rmse``, ``mae``, ``r2``. Binary classification: ``logloss``, ``acc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from sklearn.metrics import f1_score, log_loss, roc_auc_score
@@ -100,16 +100,22 @@ def report_final(
     *,
     step: int | None,
     already_reported: Iterable[str] = (),
+    outputs: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Evaluate the final model on each channel: log the common metrics the iterations did
-    not already report (at ``step``), and return all of them for the manifest."""
+    not already report (at ``step``), and return all of them for the manifest.
+
+    ``outputs`` holds a channel's model output when the algorithm already has it (XGBoost
+    keeps its training predictions cached); ``predict`` computes the others."""
+    known = outputs or {}
     skip = set(already_reported)
     final: dict[str, float] = {}
     channels = [("train", data.train.features, labels.train)]
     if data.validation is not None and labels.validation is not None:
         channels.append(("validation", data.validation.features, labels.validation))
     for channel, features, truth in channels:
-        values = evaluate(problem_type, truth, predict(features), labels.num_classes)
+        output = known[channel] if channel in known else predict(features)
+        values = evaluate(problem_type, truth, output, labels.num_classes)
         fresh = {name: value for name, value in values.items() if f"{channel}:{name}" not in skip}
         report(context, channel, fresh, step)
         final.update({f"{channel}:{name}": value for name, value in values.items()})

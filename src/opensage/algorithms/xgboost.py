@@ -175,7 +175,8 @@ class XGBoost(Algorithm):
                 )
             )
         eval_metrics = self._eval_metrics(params)
-        callback = _ReportRounds(context)
+        output = _Output(problem_type)
+        callback = _ReportRounds(context, evals, output, keep_all=not params.early_stopping_rounds)
         try:
             booster = xgb.train(
                 self._library_params(params, context.num_cpus, eval_metrics),
@@ -194,24 +195,15 @@ class XGBoost(Algorithm):
         if params.early_stopping_rounds and params.booster != "gblinear":
             rounds = booster.best_iteration + 1
             booster = booster[:rounds]
-
-        def margins_to_output(features: np.ndarray) -> np.ndarray:
-            if problem_type == "regression":
-                return np.asarray(booster.inplace_predict(features))
-            margin = np.asarray(booster.inplace_predict(features, predict_type="margin"))
-            if problem_type == "binary":
-                return np.asarray(1.0 / (1.0 + np.exp(-margin)))
-            shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
-            return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
-
         final = report_final(
             context,
             problem_type,
-            margins_to_output,
+            lambda features: output.of_features(booster, features),
             data,
             labels,
             step=rounds,
             already_reported=callback.reported,
+            outputs=callback.outputs,
         )
         final.update(callback.values_at(rounds))
         context.model_dir.mkdir(parents=True, exist_ok=True)
@@ -263,14 +255,64 @@ class XGBoost(Algorithm):
         return np.asarray(model.inplace_predict(np.asarray(features, dtype=np.float64)))
 
 
-class _ReportRounds(xgb.callback.TrainingCallback):
-    """Reports XGBoost's evaluation results after each round (step = rounds done)."""
+class _Output:
+    """The model output the common metrics take: values for regression, class
+    probabilities for classification (from margins, whatever the objective returns)."""
 
-    def __init__(self, context: TrainingContext) -> None:
+    def __init__(self, problem_type: ProblemType) -> None:
+        self.problem_type = problem_type
+
+    def from_margin(self, margin: np.ndarray) -> np.ndarray:
+        if self.problem_type == "binary":
+            return np.asarray(1.0 / (1.0 + np.exp(-margin)))
+        shifted = np.exp(margin - margin.max(axis=1, keepdims=True))
+        return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+    def of_features(self, booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
+        if self.problem_type == "regression":
+            return np.asarray(booster.inplace_predict(features))
+        return self.from_margin(
+            np.asarray(booster.inplace_predict(features, predict_type="margin"))
+        )
+
+    def of_matrix(self, booster: xgb.Booster, matrix: xgb.DMatrix) -> np.ndarray:
+        """Predictions on a DMatrix the booster trained with: served from its prediction
+        cache, which ``xgb.train`` drops on return."""
+        if self.problem_type == "regression":
+            return np.asarray(booster.predict(matrix))
+        return self.from_margin(np.asarray(booster.predict(matrix, output_margin=True)))
+
+
+class _ReportRounds(xgb.callback.TrainingCallback):
+    """Reports XGBoost's evaluation results after each round (step = rounds done), and
+    keeps the final model's output on each evaluation set while it is still cached.
+
+    ``keep_all`` is false under early stopping: the model kept is then cut at the best
+    round, whose outputs the cache does not hold.
+    """
+
+    def __init__(
+        self,
+        context: TrainingContext,
+        evals: list[tuple[xgb.DMatrix, str]],
+        output: _Output,
+        *,
+        keep_all: bool,
+    ) -> None:
         super().__init__()
         self.context = context
+        self.evals = evals
+        self.output = output
+        self.keep_all = keep_all
         self.rounds = 0
         self.history: dict[str, list[float]] = {}
+        self.outputs: dict[str, np.ndarray] = {}
+
+    def after_training(self, model: Any) -> Any:
+        if self.keep_all:
+            for matrix, channel in self.evals:
+                self.outputs[channel] = self.output.of_matrix(model, matrix)
+        return model
 
     @property
     def reported(self) -> set[str]:
