@@ -35,13 +35,17 @@ def test_readme_sdk_example_runs(
     running_server: ServerProcess, students_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENSAGE_URL", running_server.url)
-    (code,) = _blocks(ROOT / "README.md", "python")
     scope: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), scope)
+    for code in _blocks(ROOT / "README.md", "python"):  # in order, as a reader runs them
+        exec(compile(code, "README.md", "exec"), scope)
     assert len(scope["train"]) == 400  # type: ignore[arg-type]
     job = scope["job"]
     assert job.status.value == "Completed"  # type: ignore[attr-defined]
     assert job.final_metrics["validation:rmse"] < 100  # type: ignore[attr-defined]
+    search = scope["search"]
+    assert search.status.value == "Completed"  # type: ignore[attr-defined]
+    assert search.best_trial.objective_value < 100  # type: ignore[attr-defined]
+    assert scope["best"].name.startswith("students-search-")  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("document", ["README.md", "docs/cli.md"])

@@ -1,8 +1,9 @@
 """OpenSage demo: the exam-score example from the seed, end to end.
 
 Starts the platform on the embedded default (SQLite + a local data directory), uploads
-the students' data through the SDK, shows what the platform learned about it, and trains
-an XGBoost regressor on it as a training job.
+the students' data through the SDK, shows what the platform learned about it, trains
+an XGBoost regressor on it as a training job, and then tunes that regressor's
+hyperparameters (a Bayesian search, trials running two at a time).
 
     python examples/exam_scores/demo.py            # keeps serving until Ctrl-C
     python examples/exam_scores/demo.py --exit     # or OPENSAGE_DEMO_EXIT=1: stop at the end
@@ -31,6 +32,12 @@ console = Console()
 
 def start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     """Run ``opensage up`` in a child process and wait until it answers."""
+    try:
+        opensage.Client(f"http://127.0.0.1:{port}").health()
+    except opensage.ServerUnavailable:
+        pass  # the port is free
+    else:
+        raise SystemExit(f"something already answers on port {port}; pass --port")
     server = subprocess.Popen(
         [sys.executable, "-m", "opensage", "up", "--port", str(port), "--data-dir", str(data_dir)],
     )
@@ -68,7 +75,7 @@ def show_statistics(dataset: opensage.Dataset) -> None:
     console.print(table)
 
 
-def train_regressor(client: opensage.Client) -> None:
+def train_regressor(client: opensage.Client) -> float:
     """Train the exam-score regressor (XGBoost) and show its quality and timings."""
     name = f"exam-xgb-{time.strftime('%Y%m%d-%H%M%S')}"
     job = client.training_jobs.create(
@@ -95,6 +102,60 @@ def train_regressor(client: opensage.Client) -> None:
         f"whole job: {(info.ended_at - info.created_at).total_seconds():.2f} s; "
         f"model: {info.model_artifact_url}"
     )
+    return job.final_metrics["validation:rmse"]
+
+
+def tune_regressor(client: opensage.Client, untuned_rmse: float) -> None:
+    """Search the regressor's hyperparameters and compare the best with the untuned one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    name = f"exam-tune-{time.strftime('%Y%m%d-%H%M%S')}"
+    trials = 20
+    job = client.tuning_jobs.create(
+        name,
+        algorithm="xgboost",
+        hyperparameters={"num_round": 200},
+        channels={"train": "exam-scores:train", "validation": "exam-scores:validation"},
+        parameter_ranges={
+            "eta": opensage.ContinuousRange(min=0.01, max=0.3, scaling="logarithmic"),
+            "max_depth": opensage.IntegerRange(min=2, max=8),
+            "subsample": opensage.ContinuousRange(min=0.5, max=1.0),
+            "min_child_weight": opensage.ContinuousRange(min=1, max=50, scaling="logarithmic"),
+        },
+        objective="validation:rmse",
+        strategy="bayesian",
+        max_trials=trials,
+        max_parallel_trials=2,
+        seed=42,
+    )
+    console.print(f"4. Tuning job {job.name}: Bayesian search, {trials} trials, 2 at a time")
+    columns = (
+        TextColumn("   trials"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("trials", total=trials, best="")
+        while job.refresh().status.value in ("Pending", "InProgress", "Stopping"):
+            counts = job.info.trial_counts
+            best = job.info.best_trial
+            shown = f"best RMSE {best.objective_value:.1f}" if best and best.objective_value else ""
+            progress.update(task, completed=counts.completed + counts.failed + counts.pruned,
+                            best=shown)  # fmt: skip
+            time.sleep(0.5)
+    best = job.info.best_trial
+    if job.status.value != "Completed" or best is None or best.objective_value is None:
+        raise SystemExit(f"tuning ended {job.status.value}: {job.info.failure_reason}")
+    elapsed = (job.info.ended_at or job.info.created_at) - job.info.created_at
+    console.print(
+        f"   best validation RMSE: [bold]{best.objective_value:.1f}[/] (trial {best.number}) "
+        f"vs untuned {untuned_rmse:.1f}; {job.info.trial_counts.completed} trials in "
+        f"{elapsed.total_seconds():.1f} s"
+    )
+    chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in best.hyperparameters.items())  # fmt: skip
+    console.print(f"   best hyperparameters: {chosen}")
 
 
 def main() -> int:
@@ -139,8 +200,9 @@ def main() -> int:
                 counts = ", ".join(f"{k} {n:,}" for k, n in splits.counts.items())
                 console.print(f"   splits (seed {splits.seed}): {counts}")
             show_statistics(dataset)
-            train_regressor(client)
-        console.print(f"API:     {url}/api/v1/datasets")
+            untuned = train_regressor(client)
+            tune_regressor(client, untuned)
+        console.print(f"API:     {url}/api/v1/datasets  {url}/api/v1/tuning-jobs")
         console.print(f"OpenAPI: {url}/openapi.json   (interactive docs: {url}/docs)")
         if args.exit:
             return 0

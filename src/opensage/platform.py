@@ -16,6 +16,8 @@ from opensage.training.launcher import Launcher
 from opensage.training.runner import JobRunner
 from opensage.training.scheduler import Scheduler
 from opensage.training.service import TrainingService
+from opensage.tuning.service import TuningService
+from opensage.tuning.tuner import Tuner
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +34,24 @@ class Platform:
     auth: AuthService
     training: TrainingService
     scheduler: Scheduler
+    tuning: TuningService
+    tuner: Tuner
     bootstrap_key: str | None = None
     """The first admin's key, when this start created it (to show once)."""
     _started: bool = False
 
     def start(self) -> None:
-        """Start the background work: job recovery and the scheduler (idempotent)."""
+        """Start the background work: job recovery, the scheduler, the tuner (idempotent)."""
         if not self._started:
             self._started = True
             self.scheduler.start(warm_up=self.settings.warm_workers)
+            self.tuner.start()
 
     def stop(self) -> None:
-        """Stop the scheduler; running jobs go to the recovery policy (idempotent)."""
+        """Stop the tuner and the scheduler; running jobs go to the recovery policy
+        (idempotent)."""
         if self._started:
+            self.tuner.close()
             self.scheduler.close()
             self._started = False
 
@@ -99,6 +106,7 @@ def open_platform(settings: Settings) -> Platform:
         stop_grace_s=settings.job_stop_grace_s,
     )
     scheduler = Scheduler(training, runner, settings.cpu_slots)
+    tuning = TuningService(db, store, training)
     return Platform(
         settings=settings,
         db=db,
@@ -108,5 +116,7 @@ def open_platform(settings: Settings) -> Platform:
         auth=auth,
         training=training,
         scheduler=scheduler,
+        tuning=tuning,
+        tuner=Tuner(tuning, training),
         bootstrap_key=bootstrap_key,
     )

@@ -68,3 +68,17 @@ def test_settings_defaults_and_environment(tmp_path: Path, monkeypatch: pytest.M
     assert from_env.resolved_artifact_url == "s3://bucket/prefix"
     assert from_env.resolved_database_url.startswith("postgresql+psycopg://")
     assert Settings(port=9002).port == 9002  # explicit values (CLI flags) win
+
+
+def test_migrations_build_exactly_the_tables_the_models_declare(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from opensage.db.models import Base
+
+    database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    database.migrate()
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    database.dispose()
+    assert differences == []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import free_port
 
@@ -51,6 +52,13 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     rmse = float(result.stdout.split("validation RMSE:")[1].split()[0])
     assert 30 < rmse < 70  # the noise in the scores is ~45 points
     assert "submit → training code:" in result.stdout
+    # The tuned regressor is at least as good as the untuned one.
+    tuned_line = result.stdout.split("best validation RMSE:")[1]
+    tuned = float(tuned_line.split()[0])
+    untuned = float(tuned_line.split("vs untuned")[1].split(";")[0])
+    assert untuned == pytest.approx(rmse, abs=0.06)
+    assert tuned <= untuned + 0.5
+    assert "20 trials in" in tuned_line
     parquet_files = list(
         (data_dir / "artifacts" / "datasets" / "exam-scores").glob("*/data.parquet")
     )

@@ -22,6 +22,8 @@ class Permission(StrEnum):
     DATASETS_WRITE = "datasets.write"
     TRAINING_READ = "training.read"
     TRAINING_WRITE = "training.write"
+    TUNING_READ = "tuning.read"
+    TUNING_WRITE = "tuning.write"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
 
@@ -45,12 +47,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DATASETS_WRITE,
             Permission.TRAINING_READ,
             Permission.TRAINING_WRITE,
+            Permission.TUNING_READ,
+            Permission.TUNING_WRITE,
         }
     ),
     # Labelers see only the labeling work assigned to them (once labeling exists).
     Role.LABELER: frozenset({Permission.PUBLIC, Permission.SELF}),
     Role.VIEWER: frozenset(
-        {Permission.PUBLIC, Permission.SELF, Permission.DATASETS_READ, Permission.TRAINING_READ}
+        {
+            Permission.PUBLIC,
+            Permission.SELF,
+            Permission.DATASETS_READ,
+            Permission.TRAINING_READ,
+            Permission.TUNING_READ,
+        }
     ),
 }
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
+from opensage.cli import definition
 from opensage.cli.context import client_from
-from opensage.cli.output import CLIError, console, fmt_number, parse_pairs, print_json
+from opensage.cli.output import console, fmt_number, parse_pairs, print_json
 from opensage.client.training import TrainingJob
 
 jobs_app = typer.Typer(help="Inspect, follow and stop training jobs.", no_args_is_help=True)
@@ -24,27 +24,18 @@ SPARKS = "▁▂▃▄▅▆▇█"
 def train(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", "-n", help="Job name.")],
-    algorithm: Annotated[str | None, typer.Option(help="A built-in, e.g. xgboost.")] = None,
-    script: Annotated[Path | None, typer.Option(help="Your training script (.py).")] = None,
-    source_dir: Annotated[Path | None, typer.Option(help="A folder to ship with it.")] = None,
-    entry_point: Annotated[str | None, typer.Option(help="Script inside --source-dir.")] = None,
-    channel: Annotated[
-        list[str] | None,
-        typer.Option(help="CHANNEL=DATASET[:SPLIT] or CHANNEL=s3://... (repeat)."),
-    ] = None,
-    hp: Annotated[
-        list[str] | None, typer.Option(help="A hyperparameter NAME=VALUE (repeat).")
-    ] = None,
-    cpu_slots: Annotated[int, typer.Option(min=1, help="CPU cores for the job.")] = 1,
+    algorithm: definition.Algorithm = None,
+    script: definition.Script = None,
+    source_dir: definition.SourceDir = None,
+    entry_point: definition.EntryPoint = None,
+    channel: definition.Channels = None,
+    hp: definition.Hyperparameters = None,
+    cpu_slots: definition.CpuSlots = 1,
     max_runtime: Annotated[
         int | None, typer.Option(min=1, help="Seconds before it is stopped.")
     ] = None,
-    metric: Annotated[
-        list[str] | None, typer.Option(help="A metric NAME=REGEX read from the log (repeat).")
-    ] = None,
-    env: Annotated[
-        list[str] | None, typer.Option(help="An environment variable K=V (repeat).")
-    ] = None,
+    metric: definition.Metrics = None,
+    env: definition.Environment = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag K=V (repeat).")] = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Follow the log until it ends.")
@@ -52,23 +43,20 @@ def train(
     json_: JsonFlag = False,
 ) -> None:
     """Submit a training job (a built-in algorithm or your own script)."""
-    if (algorithm is None) == (script is None and source_dir is None):
-        raise CLIError("give --algorithm, or --script / --source-dir")
-    channels: dict[str, Any] = dict(parse_pairs(channel, "--channel"))
     job = client_from(ctx).training_jobs.create(
         name,
-        algorithm=algorithm,
-        script=script,
-        source_dir=source_dir,
-        entry_point=entry_point,
-        hyperparameters=dict(parse_pairs(hp, "--hp")),
-        channels=channels,
-        cpu_slots=cpu_slots,
+        **definition.definition_options(
+            algorithm=algorithm,
+            script=script,
+            source_dir=source_dir,
+            entry_point=entry_point,
+            channel=channel,
+            hp=hp,
+            cpu_slots=cpu_slots,
+            metric=metric,
+            env=env,
+        ),
         max_runtime_s=max_runtime,
-        metric_definitions=[
-            {"name": k, "regex": v} for k, v in parse_pairs(metric, "--metric").items()
-        ],
-        environment=parse_pairs(env, "--env", allow_empty_value=True),
         tags=parse_pairs(tag, "--tag"),
     )
     if not wait:

@@ -12,6 +12,7 @@ from opensage.client.auth import ApiKeys, AuditLog, Users, whoami
 from opensage.client.datasets import Dataset, Datasets
 from opensage.client.http import HTTPSession, default_url
 from opensage.client.training import TrainingJob, TrainingJobs
+from opensage.client.tuning import TuningJob, TuningJobs, tune
 
 
 class Client:
@@ -35,6 +36,7 @@ class Client:
         self.session = HTTPSession(url, api_key=api_key, timeout=timeout, http=http)
         self.datasets = Datasets(self.session)
         self.training_jobs = TrainingJobs(self.session)
+        self.tuning_jobs = TuningJobs(self.session)
         self.users = Users(self.session)
         self.keys = ApiKeys(self.session)
         self.audit = AuditLog(self.session)
@@ -68,4 +70,14 @@ class Client:
         self.close()
 
 
-__all__ = ["Client", "Dataset", "Datasets", "TrainingJob", "TrainingJobs", "default_url"]
+__all__ = [
+    "Client",
+    "Dataset",
+    "Datasets",
+    "TrainingJob",
+    "TrainingJobs",
+    "TuningJob",
+    "TuningJobs",
+    "default_url",
+    "tune",
+]

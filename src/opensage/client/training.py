@@ -132,22 +132,21 @@ class TrainingJobs:
         split (``"exam-scores:train"`` or ``{"dataset": ..., "split": ..., "version": ...}``)
         or an ``s3://`` URI.
         """
-        body: dict[str, Any] = {
-            "name": name,
-            "hyperparameters": hyperparameters or {},
-            "channels": {k: _channel(v) for k, v in (channels or {}).items()},
-            "cpu_slots": cpu_slots,
-            "max_retry_attempts": max_retry_attempts,
-            "metric_definitions": metric_definitions or [],
-            "environment": environment or {},
-            "tags": tags or {},
-        }
-        if max_runtime_s is not None:
-            body["max_runtime_s"] = max_runtime_s
-        if algorithm is not None:
-            body["algorithm"] = algorithm
-        if script is not None or source_dir is not None:
-            body["script"] = _upload_code(self._session, script, source_dir, entry_point)
+        body = definition_body(
+            self._session,
+            algorithm=algorithm,
+            script=script,
+            source_dir=source_dir,
+            entry_point=entry_point,
+            hyperparameters=hyperparameters,
+            channels=channels,
+            cpu_slots=cpu_slots,
+            max_runtime_s=max_runtime_s,
+            max_retry_attempts=max_retry_attempts,
+            metric_definitions=metric_definitions,
+            environment=environment,
+        )
+        body.update(name=name, tags=tags or {})
         info = self._session.json("POST", "/api/v1/training-jobs", json=body)
         return TrainingJob(self._session, TrainingJobOut.model_validate(info))
 
@@ -171,6 +170,39 @@ class TrainingJobs:
             if limit is not None and len(found) >= limit:
                 break
         return found
+
+
+def definition_body(
+    session: HTTPSession,
+    *,
+    algorithm: str | None,
+    script: str | Path | None,
+    source_dir: str | Path | None,
+    entry_point: str | None,
+    hyperparameters: dict[str, Any] | None,
+    channels: dict[str, Any] | None,
+    cpu_slots: int,
+    max_runtime_s: int | None,
+    max_retry_attempts: int,
+    metric_definitions: list[dict[str, str]] | None,
+    environment: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The JSON of a training job definition (uploading the user's code, if any)."""
+    body: dict[str, Any] = {
+        "hyperparameters": hyperparameters or {},
+        "channels": {k: _channel(v) for k, v in (channels or {}).items()},
+        "cpu_slots": cpu_slots,
+        "max_retry_attempts": max_retry_attempts,
+        "metric_definitions": metric_definitions or [],
+        "environment": environment or {},
+    }
+    if max_runtime_s is not None:
+        body["max_runtime_s"] = max_runtime_s
+    if algorithm is not None:
+        body["algorithm"] = algorithm
+    if script is not None or source_dir is not None:
+        body["script"] = _upload_code(session, script, source_dir, entry_point)
+    return body
 
 
 def _channel(value: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from opensage.auth.models import ApiKey, AuditEvent, User
 from opensage.datasets.models import Dataset, DatasetVersion
 from opensage.db.base import Base
-from opensage.training.models import TrainingJob, TrainingMetric
+from opensage.training.models import TrainingJob, TrainingJobTag, TrainingMetric
+from opensage.tuning.models import TuningJob, TuningTrial
 
 __all__ = [
     "ApiKey",
@@ -12,6 +13,9 @@ __all__ = [
     "Dataset",
     "DatasetVersion",
     "TrainingJob",
+    "TrainingJobTag",
     "TrainingMetric",
+    "TuningJob",
+    "TuningTrial",
     "User",
 ]

@@ -22,6 +22,7 @@ from opensage.server.middleware import (
 )
 from opensage.storage.routes import router as uploads_router
 from opensage.training.routes import router as training_router
+from opensage.tuning.routes import router as tuning_router
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.include_router(uploads_router)
     app.include_router(datasets_router)
     app.include_router(training_router)
+    app.include_router(tuning_router)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -10,6 +10,7 @@ from opensage.datasets.service import DatasetService
 from opensage.errors import Forbidden
 from opensage.platform import Platform
 from opensage.training.service import TrainingService
+from opensage.tuning.service import TuningService
 
 
 def get_platform(request: Request) -> Platform:
@@ -26,6 +27,11 @@ def get_datasets(request: Request) -> DatasetService:
 def get_training(request: Request) -> TrainingService:
     """The training service."""
     return get_platform(request).training
+
+
+def get_tuning(request: Request) -> TuningService:
+    """The tuning service."""
+    return get_platform(request).tuning
 
 
 def get_auth(request: Request) -> AuthService:

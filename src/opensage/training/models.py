@@ -41,6 +41,19 @@ class TrainingJob(Base):
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class TrainingJobTag(Base):
+    """One tag of a job, as a row, so that lists filter by tag in SQL on an index."""
+
+    __tablename__ = "training_job_tags"
+    __table_args__ = (Index("ix_training_job_tags_key_value", "key", "value"),)
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("training_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class TrainingMetric(Base):
     """One value of one metric of one job."""
 

@@ -9,9 +9,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from opensage.names import ResourceName
+from opensage.tags import Tags
 from opensage.training.states import SecondaryStatus, TrainingJobStatus
 
 HyperparameterValue = str | int | float | bool
+
+
+def hyperparameter_strings(values: dict[str, Any]) -> dict[str, str]:
+    """Hyperparameters as SageMaker passes them: every value a string."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in values.items()}
 
 
 class DatasetChannel(BaseModel):
@@ -73,12 +79,12 @@ class ScriptSpec(BaseModel):
     )
 
 
-class TrainingJobCreate(BaseModel):
-    """Submit a training job."""
+class TrainingJobDefinition(BaseModel):
+    """What a training job runs, on which data and resources: everything but its name and
+    tags (a tuning job's trials share one definition)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ResourceName
     algorithm: str | None = Field(default=None, description="A built-in, e.g. xgboost.")
     script: ScriptSpec | None = None
     hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
@@ -88,10 +94,9 @@ class TrainingJobCreate(BaseModel):
     max_retry_attempts: int = Field(default=0, ge=0, le=30)
     metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     environment: dict[str, str] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> TrainingJobCreate:
+    def _one_kind(self) -> TrainingJobDefinition:
         if (self.algorithm is None) == (self.script is None):
             raise ValueError("give exactly one of algorithm (a built-in) or script")
         for channel in self.channels:
@@ -101,6 +106,13 @@ class TrainingJobCreate(BaseModel):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,511}", key):
                 raise ValueError(f"environment variable name {key!r} is not valid")
         return self
+
+
+class TrainingJobCreate(TrainingJobDefinition):
+    """Submit a training job."""
+
+    name: ResourceName
+    tags: Tags = Field(default_factory=dict)
 
 
 class StatusTransition(BaseModel):

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,13 +23,15 @@ from opensage.pagination import Page, check_limit, contains_pattern, decode_toke
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
 from opensage.training.logs import read_log
-from opensage.training.models import TrainingJob, TrainingMetric
+from opensage.training.models import TrainingJob, TrainingJobTag, TrainingMetric
 from opensage.training.schemas import (
     DatasetChannel,
     LogChunk,
     MetricPoint,
     TrainingJobCreate,
+    TrainingJobDefinition,
     TrainingJobOut,
+    hyperparameter_strings,
 )
 from opensage.training.states import ACTIVE, TRAINING_JOB, SecondaryStatus, TrainingJobStatus
 from opensage.training.workspace import Workspace
@@ -38,11 +40,6 @@ logger = logging.getLogger(__name__)
 
 S = TrainingJobStatus
 MAX_LOG_CHUNK = 1 << 20
-
-
-def hyperparameter_strings(values: dict[str, Any]) -> dict[str, str]:
-    """Hyperparameters as SageMaker passes them: every value a string."""
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in values.items()}
 
 
 class TrainingService:
@@ -68,43 +65,59 @@ class TrainingService:
         self.allow_local_paths = allow_local_paths
         self.on_submit: Callable[[], None] = lambda: None
         self.on_stop: Callable[[str], None] = lambda name: None
+        self.on_end: list[Callable[[str], None]] = []
+        """Called with a job's name once it has ended (for the tuner)."""
         self._lock = threading.Lock()
 
     # -- submit -----------------------------------------------------------------------
-    def create(self, request: TrainingJobCreate) -> TrainingJobOut:
-        """Validate a job up front (algorithm, hyperparameters, channels) and queue it."""
-        hyperparameters = hyperparameter_strings(request.hyperparameters)
-        if request.cpu_slots > self.total_cpu_slots:
+    def check_definition(self, definition: TrainingJobDefinition) -> dict[str, Any]:
+        """Validate what a job would run (algorithm, hyperparameters, channels, slots);
+        return its channels resolved to dataset versions."""
+        hyperparameters = hyperparameter_strings(definition.hyperparameters)
+        if definition.cpu_slots > self.total_cpu_slots:
             raise InvalidInput(
-                f"the job asks for {request.cpu_slots} CPU slots; this server has "
+                f"the job asks for {definition.cpu_slots} CPU slots; this server has "
                 f"{self.total_cpu_slots}",
                 field="cpu_slots",
             )
-        channels = self._check_channels(request)
-        script: dict[str, Any] | None = None
-        if request.algorithm is not None:
-            algorithm = get_algorithm(request.algorithm)
+        channels = self._check_channels(definition)
+        if definition.algorithm is not None:
+            algorithm = get_algorithm(definition.algorithm)
             algorithm.parse_hyperparameters(hyperparameters)
-            missing = [c for c in algorithm.required_channels if c not in request.channels]
+            missing = [c for c in algorithm.required_channels if c not in definition.channels]
             if missing:
                 raise InvalidInput(
-                    f"{request.algorithm} needs the channel(s) {missing}; "
-                    f"given: {sorted(request.channels)}",
+                    f"{definition.algorithm} needs the channel(s) {missing}; "
+                    f"given: {sorted(definition.channels)}",
                     field="channels",
                 )
             known = set(algorithm.required_channels) | set(algorithm.optional_channels)
-            unknown = sorted(set(request.channels) - known)
+            unknown = sorted(set(definition.channels) - known)
             if unknown:
                 raise InvalidInput(
-                    f"{request.algorithm} does not read the channel(s) {unknown}; "
+                    f"{definition.algorithm} does not read the channel(s) {unknown}; "
                     f"it reads {sorted(known)}",
                     field="channels",
                 )
-        else:
-            assert request.script is not None
-            script = self._stage_script(
-                request.name, request.script.source, request.script.entry_point
+        return channels
+
+    def create(
+        self, request: TrainingJobCreate, *, staged_script: dict[str, Any] | None = None
+    ) -> TrainingJobOut:
+        """Validate a job up front (algorithm, hyperparameters, channels) and queue it.
+
+        ``staged_script`` is code already in the artifact store (a tuning job stages its
+        script once for all its trials); otherwise the request's script is staged here.
+        """
+        hyperparameters = hyperparameter_strings(request.hyperparameters)
+        channels = self.check_definition(request)
+        script: dict[str, Any] | None = staged_script
+        owns_script = False
+        if request.script is not None and script is None:
+            script = self.stage_script(
+                f"training-jobs/{request.name}", request.script.source, request.script.entry_point
             )
+            owns_script = True
         now = utcnow()
         row = TrainingJob(
             name=request.name,
@@ -131,15 +144,19 @@ class TrainingService:
                     raise Conflict(f"training job {request.name!r} already exists", field="name")
                 session.add(row)
                 session.flush()
+                session.add_all(
+                    TrainingJobTag(job_id=row.id, key=key, value=value)
+                    for key, value in request.tags.items()
+                )
                 out = self._out(row)
         except IntegrityError:
             raise Conflict(f"training job {request.name!r} already exists", field="name") from None
         except Conflict:
-            if script is not None:
+            if owns_script and script is not None:
                 self.store.delete_prefix(script["key"].rsplit("/", 1)[0])
             raise
-        if request.script is not None:
-            self._consume(request.script.source)
+        if owns_script and request.script is not None:
+            self.consume_upload(request.script.source)
         self.on_submit()
         return out
 
@@ -158,7 +175,7 @@ class TrainingService:
         name_contains: str | None = None,
         tag: str | None = None,
     ) -> Page[TrainingJobOut]:
-        """Jobs, newest first, filtered in SQL."""
+        """Jobs, newest first, filtered in SQL (``tag`` is ``KEY`` or ``KEY=VALUE``)."""
         check_limit(limit)
         after = decode_token(page_token)
         query = (
@@ -176,11 +193,14 @@ class TrainingService:
             query = query.where(TrainingJob.status == status.value)
         if name_contains:
             query = query.where(TrainingJob.name.like(contains_pattern(name_contains), escape="\\"))
+        if tag:
+            key, has_value, value = tag.partition("=")
+            tagged = select(TrainingJobTag.job_id).where(TrainingJobTag.key == key)
+            if has_value:
+                tagged = tagged.where(TrainingJobTag.value == value)
+            query = query.where(TrainingJob.id.in_(tagged))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            if tag:
-                key, _, value = tag.partition("=")
-                rows = [r for r in rows if key in r.tags and (not value or r.tags[key] == value)]
             items = [self._out(r) for r in rows[:limit]]
             token = None
             if len(rows) > limit:
@@ -188,8 +208,11 @@ class TrainingService:
                 token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
         return Page[TrainingJobOut](items=items, next_page_token=token)
 
-    def metrics(self, name: str, metric: str | None = None) -> list[MetricPoint]:
-        """Every stored value of the job's metrics (or of one), by name and step."""
+    def metrics(
+        self, name: str, metric: str | None = None, *, after_step: int | None = None
+    ) -> list[MetricPoint]:
+        """Every stored value of the job's metrics (or of one), by name and step; with
+        ``after_step``, only the values of later steps."""
         with self.db.reader() as session:
             job = self._get(session, name)
             query = (
@@ -199,6 +222,8 @@ class TrainingService:
             )
             if metric:
                 query = query.where(TrainingMetric.name == metric)
+            if after_step is not None:
+                query = query.where(TrainingMetric.step > after_step)
             return [
                 MetricPoint(name=m.name, step=m.step, value=m.value, at=m.at)
                 for m in session.scalars(query)
@@ -223,10 +248,12 @@ class TrainingService:
     # -- stop -------------------------------------------------------------------------
     def stop(self, name: str) -> TrainingJobOut:
         """Stop a job: a queued one at once, a running one by SIGTERM then SIGKILL."""
+        ended = False
         with self.db.transaction() as session:
             job = self._get(session, name)
             current = TrainingJobStatus(job.status)
             if current is S.PENDING:
+                ended = True
                 self._set_status(
                     session, job, S.STOPPED, SecondaryStatus.STOPPED, "stopped before it started"
                 )
@@ -244,6 +271,8 @@ class TrainingService:
                 )
             out = self._out(job)
         self.on_stop(name)
+        if ended:
+            self._ended(name)
         return out
 
     def delete(self, name: str) -> None:
@@ -312,6 +341,14 @@ class TrainingService:
             job.model_artifact = model_artifact
             job.ended_at = utcnow()
             job.final_metrics = self._final_metrics(session, job)
+        self._ended(name)
+
+    def _ended(self, name: str) -> None:
+        for listener in self.on_end:
+            try:
+                listener(name)
+            except Exception:
+                logger.exception("a listener failed on the end of training job %s", name)
 
     def requeue(self, name: str, reason: str) -> None:
         """Put an interrupted job back in the queue for another attempt."""
@@ -336,9 +373,13 @@ class TrainingService:
             job_id = session.scalar(select(TrainingJob.id).where(TrainingJob.name == name))
             if job_id is None:
                 return
-            session.add_all(
-                TrainingMetric(job_id=job_id, name=n, step=s, value=v, at=at)
-                for n, s, v, at in points
+            # One executemany, not an ORM object per value: a job may log thousands.
+            session.execute(
+                insert(TrainingMetric),
+                [
+                    {"job_id": job_id, "name": n, "step": s, "value": v, "at": at}
+                    for n, s, v, at in points
+                ],
             )
 
     def recover(self) -> list[str]:
@@ -373,10 +414,13 @@ class TrainingService:
                     job.failure_reason = reason
                     job.ended_at = utcnow()
                 touched.append(name)
+                ended = TrainingJobStatus(job.status) not in ACTIVE
+            if ended:
+                self._ended(name)
         return touched
 
     # -- internals --------------------------------------------------------------------
-    def _check_channels(self, request: TrainingJobCreate) -> dict[str, Any]:
+    def _check_channels(self, request: TrainingJobDefinition) -> dict[str, Any]:
         resolved: dict[str, Any] = {}
         for channel, spec in request.channels.items():
             if isinstance(spec, DatasetChannel):
@@ -418,8 +462,8 @@ class TrainingService:
                 resolved[channel] = {"uri": uri, "content_type": spec.content_type}
         return resolved
 
-    def _stage_script(self, job: str, source: str, entry_point: str | None) -> dict[str, Any]:
-        """Copy the user's code into the artifact store, where the job will read it."""
+    def stage_script(self, prefix: str, source: str, entry_point: str | None) -> dict[str, Any]:
+        """Copy the user's code into the artifact store under ``prefix``, where jobs read it."""
         if source.startswith(UPLOAD_PREFIX):
             path, filename = self.uploads.resolve(source)
         else:
@@ -445,11 +489,12 @@ class TrainingService:
                 "entry_point must be a relative path inside the source", field="script.entry_point"
             )
         stored_name = "sourcedir.tar.gz" if is_archive else filename
-        key = f"training-jobs/{job}/source-{uuid.uuid4().hex[:12]}/{stored_name}"
+        key = f"{prefix}/source-{uuid.uuid4().hex[:12]}/{stored_name}"
         self.store.put_file(path, key)
         return {"key": key, "archive": is_archive, "entry_point": entry_point or filename}
 
-    def _consume(self, source: str) -> None:
+    def consume_upload(self, source: str) -> None:
+        """Discard the upload a script was staged from (it is in the store now)."""
         if source.startswith(UPLOAD_PREFIX):
             self.uploads.discard(source)
 

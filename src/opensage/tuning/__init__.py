@@ -1,0 +1,1 @@
+"""Hyperparameter tuning: searches whose trials are ordinary training jobs."""
