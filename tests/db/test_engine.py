@@ -82,3 +82,28 @@ def test_migrations_build_exactly_the_tables_the_models_declare(tmp_path: Path) 
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     database.dispose()
     assert differences == []
+
+
+def test_concurrent_read_modify_write_transactions_do_not_lose_updates(tmp_path: Path) -> None:
+    import threading
+    import time as clock
+
+    database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    with database.transaction() as session:
+        session.execute(text("create table counter (id integer primary key, n integer)"))
+        session.execute(text("insert into counter values (1, 0)"))
+
+    def increment() -> None:
+        with database.transaction() as session:
+            value = session.execute(text("select n from counter where id = 1")).scalar_one()
+            clock.sleep(0.2)  # the other writer tries to read and write meanwhile
+            session.execute(text("update counter set n = :n where id = 1"), {"n": value + 1})
+
+    threads = [threading.Thread(target=increment) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with database.reader() as session:
+        assert session.execute(text("select n from counter")).scalar_one() == 2
+    database.dispose()

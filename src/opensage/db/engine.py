@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+WRITE_OPTION = "opensage_write"
+"""Execution option of write transactions (SQLite begins them IMMEDIATE)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -33,6 +35,17 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # pysqlite starts a transaction only at the first write, so a read-modify-write
+        # (read a status, then update it) could overwrite a change committed in between.
+        # SQLAlchemy emits the BEGIN instead (below).
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:
+        # A write transaction takes the write lock up front (IMMEDIATE), so writers are
+        # serialized from their first read; readers keep a consistent WAL snapshot.
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -52,6 +65,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
 
     def migrate(self) -> None:
         """Bring the schema up to date."""
@@ -59,8 +75,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose changes commit together on success and roll back on any error."""
-        with self._sessions() as session, session.begin():
+        """A session whose changes commit together on success and roll back on any error.
+
+        Its reads already see the latest committed state and no other transaction writes
+        until it ends (SQLite: BEGIN IMMEDIATE; elsewhere lock rows read for update with
+        ``with_for_update()``).
+        """
+        with self._writers() as session, session.begin():
             yield session
 
     @contextmanager

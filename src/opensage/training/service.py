@@ -250,7 +250,7 @@ class TrainingService:
         """Stop a job: a queued one at once, a running one by SIGTERM then SIGKILL."""
         ended = False
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             current = TrainingJobStatus(job.status)
             if current is S.PENDING:
                 ended = True
@@ -278,7 +278,7 @@ class TrainingService:
     def delete(self, name: str) -> None:
         """Delete an ended job with its metrics, logs, model and workspace."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             if TrainingJobStatus(job.status) in ACTIVE:
                 raise Conflict(
                     f"training job {name!r} is still {job.status}; stop it first", field="name"
@@ -320,7 +320,7 @@ class TrainingService:
     def advance(self, name: str, secondary: SecondaryStatus, message: str = "") -> None:
         """Record a new secondary status of a running job."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             job.secondary_status = secondary.value
             self._add_transition(job, secondary, utcnow(), message)
 
@@ -335,7 +335,7 @@ class TrainingService:
     ) -> None:
         """End a job (through the state machine) with its final metrics."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             self._set_status(session, job, status, secondary, reason or "")
             job.failure_reason = reason
             job.model_artifact = model_artifact
@@ -353,7 +353,7 @@ class TrainingService:
     def requeue(self, name: str, reason: str) -> None:
         """Put an interrupted job back in the queue for another attempt."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             job.status = S.PENDING.value
             job.secondary_status = SecondaryStatus.PENDING.value
             self._add_transition(job, SecondaryStatus.PENDING, utcnow(), reason)
@@ -393,7 +393,7 @@ class TrainingService:
             ).all()
         for name in names:
             with self.db.transaction() as session:
-                job = self._get(session, name)
+                job = self._get(session, name, lock=True)
                 if job.status == S.STOPPING.value:
                     self._set_status(session, job, S.STOPPED, SecondaryStatus.STOPPED,
                                      "the server stopped while the job was stopping")  # fmt: skip
@@ -499,8 +499,11 @@ class TrainingService:
             self.uploads.discard(source)
 
     @staticmethod
-    def _get(session: Session, name: str) -> TrainingJob:
-        job = session.scalar(select(TrainingJob).where(TrainingJob.name == name))
+    def _get(session: Session, name: str, *, lock: bool = False) -> TrainingJob:
+        """The job called ``name``; ``lock`` for a read-modify-write (row lock on servers
+        that have them: SQLite serializes write transactions instead)."""
+        query = select(TrainingJob).where(TrainingJob.name == name)
+        job = session.scalar(query.with_for_update() if lock else query)
         if job is None:
             raise NotFound(f"training job {name!r} does not exist", field="name")
         return job

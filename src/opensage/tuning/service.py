@@ -309,7 +309,7 @@ class TuningService:
     def stop(self, name: str) -> TuningJobOut:
         """Stop the search: no new trials, and every running trial is stopped."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             current = TuningJobStatus(job.status)
             if current not in ACTIVE:
                 raise Conflict(
@@ -414,7 +414,7 @@ class TuningService:
     ) -> None:
         """Move the tuning job through its state machine (ending it sets ``ended_at``)."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             current = TuningJobStatus(job.status)
             if current is not status:
                 TUNING_JOB.check(current, status)
@@ -431,7 +431,7 @@ class TuningService:
     def wind_down(self, name: str, outcome: TuningJobStatus, reason: str) -> None:
         """Launch no more trials: the job ends ``outcome`` once its running trials end."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             if job.outcome is not None:
                 return
             job.outcome = outcome.value
@@ -444,7 +444,7 @@ class TuningService:
     ) -> None:
         """Record a new trial (before its training job is submitted)."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             session.add(
                 TuningTrial(
                     tuning_job_id=job.id,
@@ -470,7 +470,7 @@ class TuningService:
     ) -> None:
         """Record what happened to a trial."""
         with self.db.transaction() as session:
-            job = self._get(session, name)
+            job = self._get(session, name, lock=True)
             trial = session.scalar(
                 select(TuningTrial).where(
                     TuningTrial.tuning_job_id == job.id, TuningTrial.number == number
@@ -491,8 +491,10 @@ class TuningService:
 
     # -- internals --------------------------------------------------------------------
     @staticmethod
-    def _get(session: Session, name: str) -> TuningJob:
-        job = session.scalar(select(TuningJob).where(TuningJob.name == name))
+    def _get(session: Session, name: str, *, lock: bool = False) -> TuningJob:
+        """The tuning job called ``name``; ``lock`` for a read-modify-write."""
+        query = select(TuningJob).where(TuningJob.name == name)
+        job = session.scalar(query.with_for_update() if lock else query)
         if job is None:
             raise NotFound(f"tuning job {name!r} does not exist", field="name")
         return job
