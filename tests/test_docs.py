@@ -46,6 +46,13 @@ def test_readme_sdk_example_runs(
     assert search.status.value == "Completed"  # type: ignore[attr-defined]
     assert search.best_trial.objective_value < 100  # type: ignore[attr-defined]
     assert scope["best"].name.startswith("students-search-")  # type: ignore[attr-defined]
+    assert scope["version"].approval_status == "Approved"  # type: ignore[attr-defined]
+    predictions: list[float] = scope["predictions"]  # type: ignore[assignment]
+    assert len(predictions) == 5 and all(100 < p < 1100 for p in predictions)
+    batch = scope["batch"]
+    assert batch.status.value == "Completed"  # type: ignore[attr-defined]
+    assert batch.progress.rows_done == len(scope["test"])  # type: ignore[attr-defined,arg-type]
+    assert scope["scored"].output_dataset == "students-scored"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("document", ["README.md", "docs/cli.md"])

@@ -2,8 +2,10 @@
 
 Starts the platform on the embedded default (SQLite + a local data directory), uploads
 the students' data through the SDK, shows what the platform learned about it, trains
-an XGBoost regressor on it as a training job, and then tunes that regressor's
-hyperparameters (a Bayesian search, trials running two at a time).
+an XGBoost regressor on it as a training job, tunes that regressor's hyperparameters (a
+Bayesian search, trials running two at a time), registers and approves the best model,
+deploys it as an HTTP endpoint and predicts a new student's score (the seed's last step),
+and finally scores every student with a batch transform.
 
     python examples/exam_scores/demo.py            # keeps serving until Ctrl-C
     python examples/exam_scores/demo.py --exit     # or OPENSAGE_DEMO_EXIT=1: stop at the end
@@ -105,7 +107,7 @@ def train_regressor(client: opensage.Client) -> float:
     return job.final_metrics["validation:rmse"]
 
 
-def tune_regressor(client: opensage.Client, untuned_rmse: float) -> None:
+def tune_regressor(client: opensage.Client, untuned_rmse: float) -> opensage.TuningJob:
     """Search the regressor's hyperparameters and compare the best with the untuned one."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -156,6 +158,67 @@ def tune_regressor(client: opensage.Client, untuned_rmse: float) -> None:
     chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in best.hyperparameters.items())  # fmt: skip
     console.print(f"   best hyperparameters: {chosen}")
+    return job
+
+
+def deploy_best(client: opensage.Client, search: opensage.TuningJob) -> int:
+    """Register the best trial's model, approve it, serve it, and score a new student."""
+    best = search.best_training_job()
+    version = best.register("exam-score", description=f"best trial of {search.name}")
+    version.approve("tuned on the demo's data")
+    console.print(
+        f"5. Registered {best.name} as model exam-score v{version.version} and approved it"
+    )
+    started = time.monotonic()
+    try:
+        endpoint = client.endpoints.get("exam-score").wait()  # back from the last run
+        endpoint.update([{"model_group": "exam-score", "model_version": version.version}])
+        action = "updated (blue/green) to"
+    except opensage.NotFound:
+        endpoint = version.deploy("exam-score")
+        action = "serving"
+    console.print(
+        f"   endpoint exam-score {action} v{version.version} in "
+        f"{time.monotonic() - started:.2f} s: {endpoint.info.invocation_url}"
+    )
+    student = {
+        "it_experience_years": 3,
+        "aws_experience_years": 1,
+        "study_hours": 60,
+        "practice_tests": 4,
+    }
+    started = time.monotonic()
+    (score,) = endpoint.predict([student])
+    console.print(
+        f"   a new student ({', '.join(f'{k}={v}' for k, v in student.items())}): "
+        f"predicted score [bold]{score:.0f}[/] ({(time.monotonic() - started) * 1000:.1f} ms)"
+    )
+    return version.version
+
+
+def batch_predict(client: opensage.Client, version: int) -> None:
+    """Score every student in the dataset with the deployed model version, as a batch."""
+    name = f"exam-batch-{time.strftime('%Y%m%d-%H%M%S')}"
+    job = client.transform_jobs.create(
+        name,
+        model_group="exam-score",
+        model_version=version,
+        dataset="exam-scores",
+        output_dataset=f"{name}-predictions",
+        join_source="input",
+        max_parallel=2,
+    )
+    job.wait(timeout=600)
+    if job.status.value != "Completed":
+        raise SystemExit(f"the batch transform failed: {job.failure_reason}")
+    info = job.info
+    assert info.started_at is not None and info.ended_at is not None
+    seconds = (info.ended_at - info.started_at).total_seconds()
+    rows = job.progress.rows_done
+    console.print(
+        f"6. Batch transform {job.name}: {rows:,} students scored in {seconds:.2f} s "
+        f"-> dataset {job.output_dataset} (inputs, label and prediction side by side)"
+    )
 
 
 def main() -> int:
@@ -201,7 +264,9 @@ def main() -> int:
                 console.print(f"   splits (seed {splits.seed}): {counts}")
             show_statistics(dataset)
             untuned = train_regressor(client)
-            tune_regressor(client, untuned)
+            search = tune_regressor(client, untuned)
+            version = deploy_best(client, search)
+            batch_predict(client, version)
         console.print(f"API:     {url}/api/v1/datasets  {url}/api/v1/tuning-jobs")
         console.print(f"OpenAPI: {url}/openapi.json   (interactive docs: {url}/docs)")
         if args.exit:

@@ -5,11 +5,21 @@ The public SDK surface: ``Client`` and the typed errors it raises.
 
 from opensage._version import __version__
 from opensage.algorithms.base import log_metric
-from opensage.client import Client, Dataset, TrainingJob, TuningJob, tune
+from opensage.client import (
+    Client,
+    Dataset,
+    Endpoint,
+    ModelVersion,
+    TrainingJob,
+    TransformJob,
+    TuningJob,
+    tune,
+)
 from opensage.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    ModelError,
     NotFound,
     OpenSageError,
     PayloadTooLarge,
@@ -24,14 +34,18 @@ __all__ = [
     "Conflict",
     "ContinuousRange",
     "Dataset",
+    "Endpoint",
     "Forbidden",
     "IntegerRange",
     "InvalidInput",
+    "ModelError",
+    "ModelVersion",
     "NotFound",
     "OpenSageError",
     "PayloadTooLarge",
     "ServerUnavailable",
     "TrainingJob",
+    "TransformJob",
     "TuningJob",
     "Unauthorized",
     "__version__",

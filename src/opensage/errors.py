@@ -80,6 +80,13 @@ class MethodNotAllowed(OpenSageError):
     status = 405
 
 
+class ModelError(OpenSageError):
+    """The model raised while predicting (SageMaker answers 424 too)."""
+
+    code = "model_error"
+    status = 424
+
+
 class InternalError(OpenSageError):
     """An unexpected failure on the server; the message never carries secrets."""
 
@@ -101,6 +108,7 @@ _BY_CODE: dict[str, type[OpenSageError]] = {
         Unauthorized,
         Forbidden,
         MethodNotAllowed,
+        ModelError,
         InternalError,
         ServerUnavailable,
     )
@@ -122,6 +130,7 @@ __all__ = [
     "InternalError",
     "InvalidInput",
     "MethodNotAllowed",
+    "ModelError",
     "NotFound",
     "OpenSageError",
     "PayloadTooLarge",

@@ -10,12 +10,18 @@ from opensage.auth.service import AuthService
 from opensage.config import Settings
 from opensage.datasets.service import DatasetService
 from opensage.db import Database
+from opensage.registry.service import RegistryService
+from opensage.serving.deployer import Deployer
+from opensage.serving.service import EndpointService
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UploadArea
 from opensage.training.launcher import Launcher
 from opensage.training.runner import JobRunner
 from opensage.training.scheduler import Scheduler
 from opensage.training.service import TrainingService
+from opensage.transform.runner import TransformRunner
+from opensage.transform.scheduler import TransformScheduler
+from opensage.transform.service import TransformService
 from opensage.tuning.service import TuningService
 from opensage.tuning.tuner import Tuner
 
@@ -36,6 +42,10 @@ class Platform:
     scheduler: Scheduler
     tuning: TuningService
     tuner: Tuner
+    registry: RegistryService
+    endpoints: EndpointService
+    transform: TransformService
+    transform_scheduler: TransformScheduler
     bootstrap_key: str | None = None
     """The first admin's key, when this start created it (to show once)."""
     _started: bool = False
@@ -46,11 +56,15 @@ class Platform:
             self._started = True
             self.scheduler.start(warm_up=self.settings.warm_workers)
             self.tuner.start()
+            self.endpoints.start()
+            self.transform_scheduler.start()
 
     def stop(self) -> None:
         """Stop the tuner and the scheduler; running jobs go to the recovery policy
         (idempotent)."""
         if self._started:
+            self.transform_scheduler.close()
+            self.endpoints.close()
             self.tuner.close()
             self.scheduler.close()
             self._started = False
@@ -107,6 +121,42 @@ def open_platform(settings: Settings) -> Platform:
     )
     scheduler = Scheduler(training, runner, settings.cpu_slots)
     tuning = TuningService(db, store, training)
+    registry = RegistryService(db, store, uploads, training)
+    serving_root = settings.data_dir / "serving"
+    endpoints = EndpointService(
+        db,
+        registry,
+        Deployer(runner.launcher, serving_root / "endpoints"),
+        host=settings.host,
+        model_cache=serving_root / "models",
+        worker_spec={
+            "artifact_url": settings.resolved_artifact_url,
+            "s3_endpoint_url": settings.s3_endpoint_url,
+            "auth": {"database_url": settings.resolved_database_url, "secret_hex": secret.hex()}
+            if settings.auth_enabled
+            else None,
+        },
+    )
+    transform = TransformService(
+        db,
+        store,
+        registry,
+        datasets,
+        workspaces=settings.data_dir / "transform-jobs",
+        total_slots=settings.cpu_slots,
+        allow_local_paths=not settings.auth_enabled,
+        s3_endpoint_url=settings.s3_endpoint_url,
+    )
+    transform_runner = TransformRunner(
+        transform,
+        registry,
+        datasets,
+        store,
+        runner.launcher,
+        settings.data_dir / "transform-jobs",
+        s3_endpoint_url=settings.s3_endpoint_url,
+        stop_grace_s=settings.job_stop_grace_s,
+    )
     return Platform(
         settings=settings,
         db=db,
@@ -118,5 +168,9 @@ def open_platform(settings: Settings) -> Platform:
         scheduler=scheduler,
         tuning=tuning,
         tuner=Tuner(tuning, training),
+        registry=registry,
+        endpoints=endpoints,
+        transform=transform,
+        transform_scheduler=TransformScheduler(transform, transform_runner, settings.cpu_slots),
         bootstrap_key=bootstrap_key,
     )

@@ -59,6 +59,13 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     assert untuned == pytest.approx(rmse, abs=0.06)
     assert tuned <= untuned + 0.5
     assert "20 trials in" in tuned_line
+    # The best model is registered, approved, deployed, and scores a new student.
+    assert "as model exam-score v1 and approved it" in result.stdout
+    assert "endpoint exam-score serving v1" in result.stdout
+    predicted = float(result.stdout.split("predicted score")[1].split()[0])
+    assert 100 <= predicted <= 1000
+    assert "students scored in" in result.stdout
+    assert "10,000 students scored" in result.stdout
     parquet_files = list(
         (data_dir / "artifacts" / "datasets" / "exam-scores").glob("*/data.parquet")
     )
@@ -68,3 +75,4 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already on the platform" in again.stdout
+    assert "endpoint exam-score updated (blue/green) to v2" in again.stdout

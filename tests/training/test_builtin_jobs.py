@@ -65,3 +65,42 @@ def test_bad_hyperparameters_and_channels_are_rejected_at_submit(
             channels={**train, "extra": f"{regression_dataset}:train"},
         )
     assert trainer.training_jobs.list() == []
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "hyperparameters", "metric"),
+    [
+        ("lightgbm", {"num_boost_round": 30, "objective": "regression"}, "validation:rmse"),
+        ("linear-learner", {"predictor_type": "regressor", "epochs": 10}, "validation:rmse"),
+        ("random-forest", {"predictor_type": "regressor", "num_trees": 30}, "validation:rmse"),
+        ("knn", {"k": 5, "predictor_type": "regressor", "sample_size": 300}, "validation:rmse"),
+        ("kmeans", {"k": 3}, "validation:msd"),
+        ("pca", {"num_components": 2}, "validation:explained_variance_ratio"),
+        ("random-cut-forest", {"num_trees": 50, "num_samples_per_tree": 64}, None),
+    ],
+)
+def test_every_builtin_runs_as_a_job_on_a_platform_dataset(
+    trainer: opensage.Client,
+    regression_dataset: str,
+    algorithm: str,
+    hyperparameters: dict[str, object],
+    metric: str | None,
+) -> None:
+    job = trainer.training_jobs.create(
+        f"job-{algorithm}",
+        algorithm=algorithm,
+        hyperparameters=hyperparameters,
+        channels={
+            "train": f"{regression_dataset}:train",
+            "validation": f"{regression_dataset}:validation",
+        },
+    ).wait(timeout=120)
+    assert job.status.value == "Completed", job.failure_reason
+    model_dir = Path(job.model_artifact_url or "")
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["algorithm"] == algorithm
+    assert manifest["feature_names"] == ["a", "b", "c"]
+    if metric is not None:
+        assert metric in job.final_metrics, job.final_metrics
+    if metric == "validation:rmse":
+        assert job.final_metrics[metric] < 4.0  # the label's std is ~7.5

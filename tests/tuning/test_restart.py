@@ -50,13 +50,16 @@ def test_a_tuning_job_survives_a_killed_server(tmp_path: Path) -> None:
                 assert trials[number - 1].hyperparameters == earlier.hyperparameters
                 if earlier.status.value == "Completed":
                     assert trials[number - 1].objective_value == earlier.objective_value
-            interrupted = [
-                n for n, t in before.items() if t.status.value in ("Pending", "InProgress")
-            ]
-            assert interrupted
-            for number in interrupted:
-                training = client.training_jobs.get(trials[number - 1].training_job_name)
-                assert training.info.attempt == 2
+            # At least one trial was cut by the kill; it ran again as a second attempt.
+            retried = []
+            for trial in trials:
+                training = client.training_jobs.get(trial.training_job_name)
+                assert training.status.value == "Completed"
+                steps = [t.status.value for t in training.info.status_transitions]
+                if "Interrupted" in steps:
+                    assert training.info.attempt == 2
+                    retried.append(trial.number)
+            assert retried, "the kill interrupted no trial"
             assert job.info.best_trial is not None
     finally:
         server.stop()

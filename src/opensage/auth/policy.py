@@ -24,6 +24,13 @@ class Permission(StrEnum):
     TRAINING_WRITE = "training.write"
     TUNING_READ = "tuning.read"
     TUNING_WRITE = "tuning.write"
+    MODELS_READ = "models.read"
+    MODELS_WRITE = "models.write"
+    ENDPOINTS_READ = "endpoints.read"
+    ENDPOINTS_WRITE = "endpoints.write"
+    ENDPOINTS_INVOKE = "endpoints.invoke"
+    TRANSFORM_READ = "transform.read"
+    TRANSFORM_WRITE = "transform.write"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
 
@@ -49,6 +56,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TRAINING_WRITE,
             Permission.TUNING_READ,
             Permission.TUNING_WRITE,
+            Permission.MODELS_READ,
+            Permission.MODELS_WRITE,
+            Permission.ENDPOINTS_READ,
+            Permission.ENDPOINTS_WRITE,
+            Permission.ENDPOINTS_INVOKE,
+            Permission.TRANSFORM_READ,
+            Permission.TRANSFORM_WRITE,
         }
     ),
     # Labelers see only the labeling work assigned to them (once labeling exists).
@@ -60,6 +74,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DATASETS_READ,
             Permission.TRAINING_READ,
             Permission.TUNING_READ,
+            Permission.MODELS_READ,
+            Permission.ENDPOINTS_READ,
+            Permission.ENDPOINTS_INVOKE,
+            Permission.TRANSFORM_READ,
         }
     ),
 }

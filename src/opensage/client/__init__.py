@@ -10,8 +10,11 @@ import httpx
 from opensage.auth.schemas import WhoAmI
 from opensage.client.auth import ApiKeys, AuditLog, Users, whoami
 from opensage.client.datasets import Dataset, Datasets
+from opensage.client.endpoints import Endpoint, Endpoints
 from opensage.client.http import HTTPSession, default_url
+from opensage.client.registry import Models, ModelVersion
 from opensage.client.training import TrainingJob, TrainingJobs
+from opensage.client.transform import TransformJob, TransformJobs
 from opensage.client.tuning import TuningJob, TuningJobs, tune
 
 
@@ -37,6 +40,9 @@ class Client:
         self.datasets = Datasets(self.session)
         self.training_jobs = TrainingJobs(self.session)
         self.tuning_jobs = TuningJobs(self.session)
+        self.models = Models(self.session)
+        self.endpoints = Endpoints(self.session)
+        self.transform_jobs = TransformJobs(self.session)
         self.users = Users(self.session)
         self.keys = ApiKeys(self.session)
         self.audit = AuditLog(self.session)
@@ -74,8 +80,14 @@ __all__ = [
     "Client",
     "Dataset",
     "Datasets",
+    "Endpoint",
+    "Endpoints",
+    "ModelVersion",
+    "Models",
     "TrainingJob",
     "TrainingJobs",
+    "TransformJob",
+    "TransformJobs",
     "TuningJob",
     "TuningJobs",
     "default_url",

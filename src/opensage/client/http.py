@@ -36,6 +36,11 @@ class HTTPSession:
         if key:
             self._http.headers["Authorization"] = f"Bearer {key}"
 
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header this session sends (for the endpoints' data plane)."""
+        value = self._http.headers.get("Authorization")
+        return {"Authorization": value} if value else {}
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the server's error as its ``OpenSageError`` subclass."""
         try:

@@ -19,6 +19,8 @@ from opensage.training.states import ACTIVE, TrainingJobStatus
 if TYPE_CHECKING:
     import pandas as pd
 
+    from opensage.client.registry import ModelVersion
+
 
 class TrainingJob:
     """A training job on the server."""
@@ -97,6 +99,19 @@ class TrainingJob:
                 return
             if not chunk.text:
                 time.sleep(poll_s)
+
+    def register(
+        self, model_group: str, *, description: str = "", approved: bool = False
+    ) -> ModelVersion:
+        """Register this (completed) job's model as the next version of ``model_group``."""
+        from opensage.client.registry import Models
+
+        return Models(self._session).register(
+            model_group,
+            training_job=self.name,
+            description=description,
+            approval_status="Approved" if approved else "PendingManualApproval",
+        )
 
     def delete(self) -> None:
         """Delete the (ended) job with its metrics, logs and model files."""

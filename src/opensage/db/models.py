@@ -3,7 +3,10 @@
 from opensage.auth.models import ApiKey, AuditEvent, User
 from opensage.datasets.models import Dataset, DatasetVersion
 from opensage.db.base import Base
+from opensage.registry.models import ModelGroup, ModelVersion
+from opensage.serving.models import Endpoint
 from opensage.training.models import TrainingJob, TrainingJobTag, TrainingMetric
+from opensage.transform.models import TransformJob
 from opensage.tuning.models import TuningJob, TuningTrial
 
 __all__ = [
@@ -12,9 +15,13 @@ __all__ = [
     "Base",
     "Dataset",
     "DatasetVersion",
+    "Endpoint",
+    "ModelGroup",
+    "ModelVersion",
     "TrainingJob",
     "TrainingJobTag",
     "TrainingMetric",
+    "TransformJob",
     "TuningJob",
     "TuningTrial",
     "User",

@@ -13,6 +13,7 @@ from opensage.auth.routes import router as auth_router
 from opensage.config import Settings
 from opensage.datasets.routes import router as datasets_router
 from opensage.platform import Platform, open_platform
+from opensage.registry.routes import router as registry_router
 from opensage.server.deps import authorize
 from opensage.server.errors import install_error_handlers
 from opensage.server.middleware import (
@@ -20,8 +21,11 @@ from opensage.server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
 )
+from opensage.serving.routes import router as endpoints_router
+from opensage.serving.routes import runtime as runtime_router
 from opensage.storage.routes import router as uploads_router
 from opensage.training.routes import router as training_router
+from opensage.transform.routes import router as transform_router
 from opensage.tuning.routes import router as tuning_router
 
 
@@ -63,6 +67,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.include_router(datasets_router)
     app.include_router(training_router)
     app.include_router(tuning_router)
+    app.include_router(registry_router)
+    app.include_router(endpoints_router)
+    app.include_router(runtime_router)
+    app.include_router(transform_router)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -9,7 +9,10 @@ from opensage.auth.service import AuthService, require_permission_error
 from opensage.datasets.service import DatasetService
 from opensage.errors import Forbidden
 from opensage.platform import Platform
+from opensage.registry.service import RegistryService
+from opensage.serving.service import EndpointService
 from opensage.training.service import TrainingService
+from opensage.transform.service import TransformService
 from opensage.tuning.service import TuningService
 
 
@@ -32,6 +35,21 @@ def get_training(request: Request) -> TrainingService:
 def get_tuning(request: Request) -> TuningService:
     """The tuning service."""
     return get_platform(request).tuning
+
+
+def get_registry(request: Request) -> RegistryService:
+    """The model registry."""
+    return get_platform(request).registry
+
+
+def get_endpoints(request: Request) -> EndpointService:
+    """The endpoints service."""
+    return get_platform(request).endpoints
+
+
+def get_transform(request: Request) -> TransformService:
+    """The batch transform service."""
+    return get_platform(request).transform
 
 
 def get_auth(request: Request) -> AuthService:

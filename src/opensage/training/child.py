@@ -22,7 +22,7 @@ _PR_SET_PDEATHSIG = 1
 def run_job(spec: dict[str, Any]) -> None:
     """Entry point of a job process; exits 0 on success, 1 on failure."""
     os.setpgrp()  # its own process group, so stop reaches the job's children too
-    _die_with_parent()
+    die_with_parent()
     log = os.open(spec["log_file"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -91,7 +91,7 @@ def _terminated(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to kill this process if the fork server (and so the platform) dies.
 
     The fork server exits when the platform's end of its "alive" pipe closes; a child

@@ -40,6 +40,11 @@ PRELOAD = [
     "opensage.algorithms.pca",
     "opensage.algorithms.knn",
     "opensage.algorithms.random_cut_forest",
+    # Endpoint workers are forked from here too.
+    "uvicorn",
+    "orjson",
+    "opensage.serving.dataplane",
+    "opensage.serving.worker",
 ]
 
 
@@ -61,6 +66,12 @@ class Launcher:
         process = self._context.Process(
             target=child.run_job, args=(spec,), name=f"opensage-job-{spec['job_name']}"
         )
+        process.start()
+        return process
+
+    def start_process(self, target: Any, spec: dict[str, Any], name: str) -> BaseProcess:
+        """Fork a process running ``target(spec)`` (e.g. an endpoint worker)."""
+        process = self._context.Process(target=target, args=(spec,), name=name)
         process.start()
         return process
 

@@ -208,6 +208,11 @@ class TrainingService:
                 token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
         return Page[TrainingJobOut](items=items, next_page_token=token)
 
+    def model_prefix(self, name: str) -> str | None:
+        """Where the job's model files are in the artifact store (None without a model)."""
+        with self.db.reader() as session:
+            return self._get(session, name).model_artifact
+
     def metrics(
         self, name: str, metric: str | None = None, *, after_step: int | None = None
     ) -> list[MetricPoint]:

@@ -1,0 +1,1 @@
+"""The model registry: model groups with numbered, approvable versions."""

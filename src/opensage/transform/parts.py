@@ -1,0 +1,138 @@
+"""Cutting a job's input files into parts: the units the worker processes claim.
+
+A part is a range of records of one file: rows of a Parquet file, or whole lines of a
+CSV / JSON Lines file (SageMaker's ``SplitType: Line``). Lines are counted once here,
+streaming, so the job knows its total rows, each part knows the number of its first row
+in its file (for error messages), and parts can be read in parallel in any order while
+the output is assembled in input order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow.parquet as pq
+
+FileKind = Literal["parquet", "csv", "jsonl"]
+SCAN_BYTES = 8 << 20
+MIN_PART_BYTES = 64 << 10
+MAX_PART_BYTES = 256 << 20
+PARTS_PER_WORKER = 4
+# A blank line (no record): CSV readers skip empty lines, JSON readers whitespace too.
+_BLANK = {
+    "csv": re.compile(rb"\n(?=\r?\n)"),
+    "jsonl": re.compile(rb"\n(?=[ \t\r]*\n)"),
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """Records ``[start, stop)`` of a file: byte offsets of whole lines, or Parquet rows."""
+
+    index: int
+    path: str
+    source: str
+    """The file's name as the user knows it (errors name it; outputs are named after it)."""
+    kind: FileKind
+    start: int
+    stop: int
+    first_row: int
+    """Number (from 0) of the part's first record in its file."""
+    rows: int
+
+    def describe_row(self, offset: int) -> str:
+        """Where the part's ``offset``-th record is, for a user: file and row (from 1)."""
+        return f"{self.source}, row {self.first_row + offset + 1}"
+
+    def describe_rows(self, offset: int, count: int) -> str:
+        """Where ``count`` records from the ``offset``-th are: file and rows (from 1)."""
+        first = self.first_row + offset + 1
+        return f"{self.source}, rows {first}-{first + count - 1}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Part:
+        return cls(**data)
+
+
+def part_bytes(total_bytes: int, workers: int) -> int:
+    """How big a part of line files should be: a few per worker, within bounds."""
+    share = math.ceil(total_bytes / max(1, workers * PARTS_PER_WORKER))
+    return max(MIN_PART_BYTES, min(MAX_PART_BYTES, share))
+
+
+def part_rows(total_rows: int, workers: int, batch_size: int) -> int:
+    """How many rows a part of a Parquet file should have: a few parts per worker."""
+    return max(batch_size, math.ceil(total_rows / max(1, workers * PARTS_PER_WORKER)))
+
+
+def plan_parquet(path: Path, source: str, rows_per_part: int, first_index: int) -> list[Part]:
+    """Parts of ``rows_per_part`` rows of a Parquet file."""
+    total = pq.ParquetFile(path).metadata.num_rows
+    parts: list[Part] = []
+    for start in range(0, total, rows_per_part):
+        stop = min(total, start + rows_per_part)
+        index = first_index + len(parts)
+        parts.append(Part(index, str(path), source, "parquet", start, stop, start, stop - start))
+    return parts
+
+
+def plan_lines(
+    path: Path, source: str, kind: FileKind, target_bytes: int, first_index: int
+) -> list[Part]:
+    """Parts of whole lines, about ``target_bytes`` each, with their record counts."""
+    parts: list[Part] = []
+    ranges = _line_ranges(path, _BLANK[kind], target_bytes)
+    for start, stop, first_row, rows in ranges:
+        parts.append(
+            Part(first_index + len(parts), str(path), source, kind, start, stop, first_row, rows)
+        )
+    return parts
+
+
+def _line_ranges(
+    path: Path, blank: re.Pattern[bytes], target_bytes: int
+) -> Iterator[tuple[int, int, int, int]]:
+    """``(start, stop, first_row, rows)`` of each part; parts without records are left out."""
+    part_start = 0
+    rows = 0
+    file_rows = 0
+    position = 0  # file offset of ``buffer[0]``
+    carry = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(SCAN_BYTES):
+            buffer = carry + chunk
+            end = buffer.rfind(b"\n") + 1  # the complete lines end here
+            offset = 0
+            while offset < end:
+                wanted = part_start + target_bytes - position
+                if wanted > end:
+                    rows += _records(buffer[offset:end], blank)
+                    offset = end
+                    break
+                cut = buffer.find(b"\n", max(wanted - 1, offset)) + 1
+                rows += _records(buffer[offset:cut], blank)
+                if rows:
+                    yield part_start, position + cut, file_rows, rows
+                file_rows += rows
+                rows = 0
+                part_start = position + cut
+                offset = cut
+            carry = buffer[end:]
+            position += end
+    if carry:
+        rows += _records(carry + b"\n", blank)
+    if rows:
+        yield part_start, position + len(carry), file_rows, rows
+
+
+def _records(lines: bytes, blank: re.Pattern[bytes]) -> int:
+    """Records in ``lines`` (whole lines, each ending in a newline): the non-blank ones."""
+    return lines.count(b"\n") - len(blank.findall(b"\n" + lines))
