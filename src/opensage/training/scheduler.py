@@ -69,7 +69,8 @@ class Scheduler:
         for job in running:
             job.interrupt.set()
         for job in running:
-            job.thread.join(timeout=timeout)
+            if job.thread.ident is not None:  # a claim can be registered just before start
+                job.thread.join(timeout=timeout)
         if self._thread is not None:
             self._thread.join(timeout=timeout)
         if running:
