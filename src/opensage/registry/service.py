@@ -11,7 +11,6 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,12 @@ from opensage.algorithms.base import MANIFEST
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
 from opensage.names import validate_name
-from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
+from opensage.pagination import (
+    Page,
+    contains_pattern,
+    newest_first,
+    newest_first_page,
+)
 from opensage.registry.models import ModelGroup, ModelVersion
 from opensage.registry.schemas import (
     ApprovalStatus,
@@ -78,29 +82,12 @@ class RegistryService:
         self, *, limit: int = 50, page_token: str | None = None, name_contains: str | None = None
     ) -> Page[ModelGroupOut]:
         """Model groups, newest first."""
-        check_limit(limit)
-        after = decode_token(page_token)
-        query = (
-            select(ModelGroup)
-            .order_by(ModelGroup.created_at.desc(), ModelGroup.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            moment = datetime.fromisoformat(str(after.get("created_at")))
-            query = query.where(
-                (ModelGroup.created_at < moment)
-                | ((ModelGroup.created_at == moment) & (ModelGroup.id < str(after.get("id"))))
-            )
+        query = newest_first(select(ModelGroup), ModelGroup, limit, page_token)
         if name_contains:
             query = query.where(ModelGroup.name.like(contains_pattern(name_contains), escape="\\"))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            items = [self._group_out(session, row) for row in rows[:limit]]
-            token = None
-            if len(rows) > limit:
-                last = rows[limit - 1]
-                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
-        return Page[ModelGroupOut](items=items, next_page_token=token)
+            return newest_first_page(rows, limit, lambda row: self._group_out(session, row))
 
     def delete_group(self, name: str) -> None:
         """Delete a group and all its versions (none may be deployed)."""

@@ -10,7 +10,6 @@ import contextlib
 import logging
 import socket
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
-from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
+from opensage.pagination import (
+    Page,
+    contains_pattern,
+    newest_first,
+    newest_first_page,
+)
 from opensage.registry.schemas import ApprovalStatus
 from opensage.registry.service import RegistryService
 from opensage.serving.deployer import Deployer, DeployError
@@ -156,31 +160,14 @@ class EndpointService:
         name_contains: str | None = None,
     ) -> Page[EndpointOut]:
         """Endpoints, newest first."""
-        check_limit(limit)
-        after = decode_token(page_token)
-        query = (
-            select(Endpoint)
-            .order_by(Endpoint.created_at.desc(), Endpoint.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            moment = datetime.fromisoformat(str(after.get("created_at")))
-            query = query.where(
-                (Endpoint.created_at < moment)
-                | ((Endpoint.created_at == moment) & (Endpoint.id < str(after.get("id"))))
-            )
+        query = newest_first(select(Endpoint), Endpoint, limit, page_token)
         if status is not None:
             query = query.where(Endpoint.status == status.value)
         if name_contains:
             query = query.where(Endpoint.name.like(contains_pattern(name_contains), escape="\\"))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            items = [self._out(r) for r in rows[:limit]]
-            token = None
-            if len(rows) > limit:
-                last = rows[limit - 1]
-                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
-        return Page[EndpointOut](items=items, next_page_token=token)
+            return newest_first_page(rows, limit, lambda r: self._out(r))
 
     def serving(self, group: str, version: int | None) -> list[str]:
         """Endpoints whose config uses the model group (or that version of it)."""

@@ -19,7 +19,12 @@ from opensage.algorithms import get_algorithm
 from opensage.datasets.service import DatasetService
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
-from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
+from opensage.pagination import (
+    Page,
+    contains_pattern,
+    newest_first,
+    newest_first_page,
+)
 from opensage.storage import ArtifactStore
 from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
 from opensage.training.logs import read_log
@@ -176,19 +181,7 @@ class TrainingService:
         tag: str | None = None,
     ) -> Page[TrainingJobOut]:
         """Jobs, newest first, filtered in SQL (``tag`` is ``KEY`` or ``KEY=VALUE``)."""
-        check_limit(limit)
-        after = decode_token(page_token)
-        query = (
-            select(TrainingJob)
-            .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            moment = datetime.fromisoformat(str(after.get("created_at")))
-            query = query.where(
-                (TrainingJob.created_at < moment)
-                | ((TrainingJob.created_at == moment) & (TrainingJob.id < str(after.get("id"))))
-            )
+        query = newest_first(select(TrainingJob), TrainingJob, limit, page_token)
         if status is not None:
             query = query.where(TrainingJob.status == status.value)
         if name_contains:
@@ -201,12 +194,7 @@ class TrainingService:
             query = query.where(TrainingJob.id.in_(tagged))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            items = [self._out(r) for r in rows[:limit]]
-            token = None
-            if len(rows) > limit:
-                last = rows[limit - 1]
-                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
-        return Page[TrainingJobOut](items=items, next_page_token=token)
+            return newest_first_page(rows, limit, lambda r: self._out(r))
 
     def model_prefix(self, name: str) -> str | None:
         """Where the job's model files are in the artifact store (None without a model)."""

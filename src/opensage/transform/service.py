@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,12 @@ from sqlalchemy.orm import Session
 from opensage.datasets.service import DatasetService
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
-from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
+from opensage.pagination import (
+    Page,
+    contains_pattern,
+    newest_first,
+    newest_first_page,
+)
 from opensage.registry.schemas import ApprovalStatus, ModelVersionOut
 from opensage.registry.service import RegistryService
 from opensage.storage import ArtifactStore
@@ -240,24 +244,7 @@ class TransformService:
         name_contains: str | None = None,
     ) -> Page[TransformJobOut]:
         """Jobs, newest first, filtered in SQL."""
-        check_limit(limit)
-        after = decode_token(page_token)
-        query = (
-            select(TransformJob)
-            .order_by(TransformJob.created_at.desc(), TransformJob.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            try:
-                moment = datetime.fromisoformat(str(after.get("created_at")))
-            except ValueError:
-                raise InvalidInput(
-                    "page_token is not a token this server issued", field="page_token"
-                ) from None
-            query = query.where(
-                (TransformJob.created_at < moment)
-                | ((TransformJob.created_at == moment) & (TransformJob.id < str(after.get("id"))))
-            )
+        query = newest_first(select(TransformJob), TransformJob, limit, page_token)
         if status is not None:
             query = query.where(TransformJob.status == status.value)
         if name_contains:
@@ -266,12 +253,7 @@ class TransformService:
             )
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            items = [self._out(r) for r in rows[:limit]]
-            token = None
-            if len(rows) > limit:
-                last = rows[limit - 1]
-                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
-        return Page[TransformJobOut](items=items, next_page_token=token)
+            return newest_first_page(rows, limit, lambda r: self._out(r))
 
     def output_files(self, name: str) -> list[OutputFile]:
         """The files a completed job wrote under its output path."""

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 from opensage.algorithms import get_algorithm
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
-from opensage.pagination import Page, check_limit, contains_pattern, decode_token, encode_token
+from opensage.pagination import (
+    Page,
+    contains_pattern,
+    newest_first,
+    newest_first_page,
+)
 from opensage.storage import ArtifactStore
 from opensage.training.schemas import TrainingJobDefinition, hyperparameter_strings
 from opensage.training.service import TrainingService
@@ -264,31 +269,14 @@ class TuningService:
         name_contains: str | None = None,
     ) -> Page[TuningJobOut]:
         """Tuning jobs, newest first, filtered in SQL."""
-        check_limit(limit)
-        after = decode_token(page_token)
-        query = (
-            select(TuningJob)
-            .order_by(TuningJob.created_at.desc(), TuningJob.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            moment = datetime.fromisoformat(str(after.get("created_at")))
-            query = query.where(
-                (TuningJob.created_at < moment)
-                | ((TuningJob.created_at == moment) & (TuningJob.id < str(after.get("id"))))
-            )
+        query = newest_first(select(TuningJob), TuningJob, limit, page_token)
         if status is not None:
             query = query.where(TuningJob.status == status.value)
         if name_contains:
             query = query.where(TuningJob.name.like(contains_pattern(name_contains), escape="\\"))
         with self.db.reader() as session:
             rows = list(session.scalars(query).all())
-            items = [self._out(session, row) for row in rows[:limit]]
-            token = None
-            if len(rows) > limit:
-                last = rows[limit - 1]
-                token = encode_token({"created_at": last.created_at.isoformat(), "id": last.id})
-        return Page[TuningJobOut](items=items, next_page_token=token)
+            return newest_first_page(rows, limit, lambda row: self._out(session, row))
 
     def trials(self, name: str) -> list[TrialOut]:
         """Every trial of the tuning job, by number."""
