@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 S = TrainingJobStatus
 POLL_S = 0.05
-FLUSH_S = 0.5
+FLUSH_S = 0.2
+"""How often a running job's new metric values are stored (early stopping reads them)."""
 SHIP_S = 3.0
 MAX_REASON = 4000
 

@@ -72,6 +72,8 @@ class TrainingService:
         self.on_stop: Callable[[str], None] = lambda name: None
         self.on_end: list[Callable[[str], None]] = []
         """Called with a job's name once it has ended (for the tuner)."""
+        self.on_metrics: list[Callable[[str], None]] = []
+        """Called with a running job's name when it stored new metric values."""
         self._lock = threading.Lock()
 
     # -- submit -----------------------------------------------------------------------
@@ -374,6 +376,8 @@ class TrainingService:
                     for n, s, v, at in points
                 ],
             )
+        for listener in self.on_metrics:
+            listener(name)
 
     def recover(self) -> list[str]:
         """At start: jobs that were running when the server died are retried or failed."""

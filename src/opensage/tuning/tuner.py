@@ -52,6 +52,8 @@ class Tuner:
         self._thread: threading.Thread | None = None
         service.on_change = self.wake
         training.on_end.append(lambda name: self.wake())
+        # New intermediate values: early stopping judges them now, not at the next poll.
+        training.on_metrics.append(lambda name: self.wake())
 
     def start(self) -> None:
         """Start driving the tuning jobs (those a previous server left too)."""
