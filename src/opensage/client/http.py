@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 
@@ -12,6 +12,9 @@ from opensage.client.credentials import find_api_key
 from opensage.errors import OpenSageError, ServerUnavailable, error_from_body
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+W = TypeVar("W")
 
 
 def default_url() -> str:
@@ -102,3 +105,23 @@ def iter_pages(
         token = page.get("next_page_token")
         if not token:
             return
+
+
+def list_filtered(
+    session: HTTPSession,
+    path: str,
+    model: Any,
+    wrap: Callable[[Any], W],
+    *,
+    status: str | None,
+    name_contains: str | None,
+    limit: int | None,
+) -> list[W]:
+    """A list route filtered by status and name, as SDK objects, up to ``limit`` of them."""
+    params = {k: v for k, v in {"status": status, "name_contains": name_contains}.items() if v}
+    found: list[W] = []
+    for info in iter_pages(session, path, model, params):
+        found.append(wrap(info))
+        if limit is not None and len(found) >= limit:
+            break
+    return found

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opensage.client.datasets import upload_file
-from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.http import HTTPSession, list_filtered
 from opensage.errors import InvalidInput
 from opensage.training.schemas import LogChunk, MetricPoint, TrainingJobOut
 from opensage.training.states import ACTIVE, TrainingJobStatus
@@ -178,13 +178,15 @@ class TrainingJobs:
         limit: int | None = None,
     ) -> list[TrainingJob]:
         """Jobs, newest first."""
-        params = {k: v for k, v in {"status": status, "name_contains": name_contains}.items() if v}
-        found = []
-        for info in iter_pages(self._session, "/api/v1/training-jobs", TrainingJobOut, params):
-            found.append(TrainingJob(self._session, info))
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        return list_filtered(
+            self._session,
+            "/api/v1/training-jobs",
+            TrainingJobOut,
+            lambda info: TrainingJob(self._session, info),
+            status=status,
+            name_contains=name_contains,
+            limit=limit,
+        )
 
 
 def definition_body(

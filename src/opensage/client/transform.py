@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.http import HTTPSession, list_filtered
 from opensage.errors import InvalidInput
 from opensage.transform.schemas import OutputFile, TransformJobOut, TransformProgress
 from opensage.transform.states import ACTIVE, TransformJobStatus
@@ -195,10 +195,12 @@ class TransformJobs:
         limit: int | None = None,
     ) -> list[TransformJob]:
         """Jobs, newest first."""
-        params = {k: v for k, v in {"status": status, "name_contains": name_contains}.items() if v}
-        found = []
-        for info in iter_pages(self._session, "/api/v1/transform-jobs", TransformJobOut, params):
-            found.append(TransformJob(self._session, info))
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        return list_filtered(
+            self._session,
+            "/api/v1/transform-jobs",
+            TransformJobOut,
+            lambda info: TransformJob(self._session, info),
+            status=status,
+            name_contains=name_contains,
+            limit=limit,
+        )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.http import HTTPSession, list_filtered
 from opensage.client.training import TrainingJob, definition_body
 from opensage.training.schemas import TrainingJobOut
 from opensage.tuning.schemas import (
@@ -233,13 +233,15 @@ class TuningJobs:
         limit: int | None = None,
     ) -> list[TuningJob]:
         """Tuning jobs, newest first."""
-        params = {k: v for k, v in {"status": status, "name_contains": name_contains}.items() if v}
-        found = []
-        for info in iter_pages(self._session, "/api/v1/tuning-jobs", TuningJobOut, params):
-            found.append(TuningJob(self._session, info))
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        return list_filtered(
+            self._session,
+            "/api/v1/tuning-jobs",
+            TuningJobOut,
+            lambda info: TuningJob(self._session, info),
+            status=status,
+            name_contains=name_contains,
+            limit=limit,
+        )
 
 
 def tune(
