@@ -25,7 +25,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import FEATURES, LABEL, write_csv
+from data import FEATURES, LABEL, make_students, write_csv
 
 import opensage
 
@@ -161,7 +161,10 @@ def tune_regressor(client: opensage.Client, untuned_rmse: float) -> opensage.Tun
     return job
 
 
-def deploy_best(client: opensage.Client, search: opensage.TuningJob) -> int:
+CAPTURE = {"enabled": True, "sampling_percentage": 100.0}
+
+
+def deploy_best(client: opensage.Client, search: opensage.TuningJob) -> opensage.Endpoint:
     """Register the best trial's model, approve it, serve it, and score a new student."""
     best = search.best_training_job()
     version = best.register("exam-score", description=f"best trial of {search.name}")
@@ -172,10 +175,13 @@ def deploy_best(client: opensage.Client, search: opensage.TuningJob) -> int:
     started = time.monotonic()
     try:
         endpoint = client.endpoints.get("exam-score").wait()  # back from the last run
-        endpoint.update([{"model_group": "exam-score", "model_version": version.version}])
+        endpoint.update(
+            [{"model_group": "exam-score", "model_version": version.version}],
+            data_capture=CAPTURE,
+        )
         action = "updated (blue/green) to"
     except opensage.NotFound:
-        endpoint = version.deploy("exam-score")
+        endpoint = version.deploy("exam-score", data_capture=CAPTURE)
         action = "serving"
     console.print(
         f"   endpoint exam-score {action} v{version.version} in "
@@ -193,7 +199,51 @@ def deploy_best(client: opensage.Client, search: opensage.TuningJob) -> int:
         f"   a new student ({', '.join(f'{k}={v}' for k, v in student.items())}): "
         f"predicted score [bold]{score:.0f}[/] ({(time.monotonic() - started) * 1000:.1f} ms)"
     )
-    return version.version
+    return endpoint
+
+
+def monitor_drift(client: opensage.Client, endpoint: opensage.Endpoint) -> None:
+    """Watch the endpoint: students who studied far more than the training data arrive,
+    the monitor compares their requests with the training split, and shows the drift."""
+    name = "exam-score-monitor"
+    try:
+        schedule = client.monitoring_schedules.get(name)
+    except opensage.NotFound:
+        schedule = endpoint.monitor("exam-scores", split="train", every="1h", name=name)
+    client.baselines.get(schedule.info.baseline).wait()
+    shifted = make_students(n=500, seed=11)[FEATURES]
+    shifted["study_hours"] = shifted["study_hours"] * 3
+    for start in range(0, len(shifted), 50):
+        endpoint.predict(shifted.iloc[start : start + 50].to_dict("records"))
+    execution = schedule.run(timeout=120)
+    report = execution.report
+    console.print(
+        f"7. Monitoring {schedule.name}: {report.rows:,} captured rows since the last check, "
+        f"500 of them students who studied 3x as long -> {execution.status.value}"
+    )
+    short = {
+        "kolmogorov_smirnov": "KS",
+        "population_stability_index": "PSI",
+        "chi_square": "chi² p",
+        "jensen_shannon": "JS",
+    }
+    table = Table("feature", "mean (baseline)", "drift tests", "drift")
+    for feature in [*report.features, *([report.prediction] if report.prediction else [])]:
+        tests = ", ".join(
+            f"{short[t.test]} {t.p_value if t.test == 'chi_square' else t.statistic:.3g}"
+            for t in feature.tests
+        )
+        table.add_row(
+            feature.name,
+            f"{feature.mean:.1f} ({feature.baseline_mean:.1f})"
+            if feature.mean is not None and feature.baseline_mean is not None
+            else "-",
+            tests,
+            "[bold red]yes[/]" if feature.drift else "no",
+        )
+    console.print(table)
+    for violation in report.violations:
+        console.print(f"   violation {violation.check.value}: {violation.description}")
 
 
 def batch_predict(client: opensage.Client, version: int) -> None:
@@ -265,8 +315,9 @@ def main() -> int:
             show_statistics(dataset)
             untuned = train_regressor(client)
             search = tune_regressor(client, untuned)
-            version = deploy_best(client, search)
-            batch_predict(client, version)
+            endpoint = deploy_best(client, search)
+            batch_predict(client, endpoint.info.variants[0].model_version)
+            monitor_drift(client, endpoint)
         console.print(f"API:     {url}/api/v1/datasets  {url}/api/v1/tuning-jobs")
         console.print(f"OpenAPI: {url}/openapi.json   (interactive docs: {url}/docs)")
         if args.exit:

@@ -6,10 +6,13 @@ The public SDK surface: ``Client`` and the typed errors it raises.
 from opensage._version import __version__
 from opensage.algorithms.base import log_metric
 from opensage.client import (
+    Baseline,
     Client,
     Dataset,
     Endpoint,
+    Execution,
     ModelVersion,
+    MonitoringSchedule,
     TrainingJob,
     TransformJob,
     TuningJob,
@@ -29,17 +32,20 @@ from opensage.errors import (
 from opensage.tuning.schemas import CategoricalRange, ContinuousRange, IntegerRange
 
 __all__ = [
+    "Baseline",
     "CategoricalRange",
     "Client",
     "Conflict",
     "ContinuousRange",
     "Dataset",
     "Endpoint",
+    "Execution",
     "Forbidden",
     "IntegerRange",
     "InvalidInput",
     "ModelError",
     "ModelVersion",
+    "MonitoringSchedule",
     "NotFound",
     "OpenSageError",
     "PayloadTooLarge",

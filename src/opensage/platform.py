@@ -10,6 +10,9 @@ from opensage.auth.service import AuthService
 from opensage.config import Settings
 from opensage.datasets.service import DatasetService
 from opensage.db import Database
+from opensage.monitoring.monitor import Monitor
+from opensage.monitoring.retraining import Retrainer
+from opensage.monitoring.service import MonitoringService
 from opensage.registry.service import RegistryService
 from opensage.serving.deployer import Deployer
 from opensage.serving.service import EndpointService
@@ -46,6 +49,8 @@ class Platform:
     endpoints: EndpointService
     transform: TransformService
     transform_scheduler: TransformScheduler
+    monitoring: MonitoringService
+    monitor: Monitor
     bootstrap_key: str | None = None
     """The first admin's key, when this start created it (to show once)."""
     _started: bool = False
@@ -58,11 +63,13 @@ class Platform:
             self.tuner.start()
             self.endpoints.start()
             self.transform_scheduler.start()
+            self.monitor.start()
 
     def stop(self) -> None:
         """Stop the tuner and the scheduler; running jobs go to the recovery policy
         (idempotent)."""
         if self._started:
+            self.monitor.close()
             self.transform_scheduler.close()
             self.endpoints.close()
             self.tuner.close()
@@ -157,6 +164,8 @@ def open_platform(settings: Settings) -> Platform:
         s3_endpoint_url=settings.s3_endpoint_url,
         stop_grace_s=settings.job_stop_grace_s,
     )
+    monitoring = MonitoringService(db, store, datasets, registry, endpoints, transform)
+    retrainer = Retrainer(store, datasets, training, registry, transform, endpoints)
     return Platform(
         settings=settings,
         db=db,
@@ -172,5 +181,7 @@ def open_platform(settings: Settings) -> Platform:
         endpoints=endpoints,
         transform=transform,
         transform_scheduler=TransformScheduler(transform, transform_runner, settings.cpu_slots),
+        monitoring=monitoring,
+        monitor=Monitor(monitoring, retrainer),
         bootstrap_key=bootstrap_key,
     )

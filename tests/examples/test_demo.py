@@ -66,6 +66,11 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     assert 100 <= predicted <= 1000
     assert "students scored in" in result.stdout
     assert "10,000 students scored" in result.stdout
+    monitored = result.stdout.split("7. Monitoring exam-score-monitor:")[1]
+    assert "500 of them students who studied 3x as long -> CompletedWithViolations" in monitored
+    drift_rows = {line.split()[1]: line for line in monitored.splitlines() if "│" in line}
+    assert "yes" in drift_rows["study_hours"]
+    assert "violation baseline_drift_check: 'study_hours' drifted" in monitored
     parquet_files = list(
         (data_dir / "artifacts" / "datasets" / "exam-scores").glob("*/data.parquet")
     )

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     ENDPOINTS_INVOKE = "endpoints.invoke"
     TRANSFORM_READ = "transform.read"
     TRANSFORM_WRITE = "transform.write"
+    MONITORING_READ = "monitoring.read"
+    MONITORING_WRITE = "monitoring.write"
     USERS_MANAGE = "users.manage"
     AUDIT_READ = "audit.read"
 
@@ -63,6 +65,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ENDPOINTS_INVOKE,
             Permission.TRANSFORM_READ,
             Permission.TRANSFORM_WRITE,
+            Permission.MONITORING_READ,
+            Permission.MONITORING_WRITE,
         }
     ),
     # Labelers see only the labeling work assigned to them (once labeling exists).
@@ -78,6 +82,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ENDPOINTS_READ,
             Permission.ENDPOINTS_INVOKE,
             Permission.TRANSFORM_READ,
+            Permission.MONITORING_READ,
         }
     ),
 }

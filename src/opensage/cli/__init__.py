@@ -8,7 +8,16 @@ import typer
 from typer.core import TyperGroup
 
 from opensage._version import __version__
-from opensage.cli import auth, datasets, endpoints, models, training, transform, tuning
+from opensage.cli import (
+    auth,
+    datasets,
+    endpoints,
+    models,
+    monitoring,
+    training,
+    transform,
+    tuning,
+)
 from opensage.cli.output import CLIError, fail
 from opensage.cli.server import up
 from opensage.errors import OpenSageError
@@ -43,6 +52,7 @@ app.add_typer(tuning.tuning_app, name="tuning")
 app.add_typer(models.models_app, name="model")
 app.add_typer(endpoints.endpoints_app, name="endpoint")
 app.add_typer(transform.transform_app, name="transform")
+app.add_typer(monitoring.monitor_app, name="monitor")
 app.add_typer(auth.users_app, name="user")
 app.add_typer(auth.keys_app, name="key")
 app.add_typer(auth.audit_app, name="audit")

@@ -12,6 +12,13 @@ from opensage.client.auth import ApiKeys, AuditLog, Users, whoami
 from opensage.client.datasets import Dataset, Datasets
 from opensage.client.endpoints import Endpoint, Endpoints
 from opensage.client.http import HTTPSession, default_url
+from opensage.client.monitoring import (
+    Baseline,
+    Baselines,
+    Execution,
+    MonitoringSchedule,
+    MonitoringSchedules,
+)
 from opensage.client.registry import Models, ModelVersion
 from opensage.client.training import TrainingJob, TrainingJobs
 from opensage.client.transform import TransformJob, TransformJobs
@@ -43,6 +50,8 @@ class Client:
         self.models = Models(self.session)
         self.endpoints = Endpoints(self.session)
         self.transform_jobs = TransformJobs(self.session)
+        self.baselines = Baselines(self.session)
+        self.monitoring_schedules = MonitoringSchedules(self.session)
         self.users = Users(self.session)
         self.keys = ApiKeys(self.session)
         self.audit = AuditLog(self.session)
@@ -77,13 +86,18 @@ class Client:
 
 
 __all__ = [
+    "Baseline",
+    "Baselines",
     "Client",
     "Dataset",
     "Datasets",
     "Endpoint",
     "Endpoints",
+    "Execution",
     "ModelVersion",
     "Models",
+    "MonitoringSchedule",
+    "MonitoringSchedules",
     "TrainingJob",
     "TrainingJobs",
     "TransformJob",

@@ -14,6 +14,12 @@ import httpx
 import orjson
 
 from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.monitoring import (
+    Baseline,
+    MonitoringSchedule,
+    MonitoringSchedules,
+    upload_ground_truth,
+)
 from opensage.errors import (
     InvalidInput,
     ModelError,
@@ -22,6 +28,7 @@ from opensage.errors import (
     ServerUnavailable,
     error_from_body,
 )
+from opensage.monitoring.schemas import GroundTruthResult
 from opensage.serving.schemas import EndpointOut
 from opensage.serving.states import EndpointStatus
 
@@ -91,13 +98,54 @@ class Endpoint:
             self._data_plane.close()
             self._data_plane = None
 
-    def predict(self, rows: Any, *, target_variant: str | None = None) -> list[Any]:
+    def monitor(
+        self,
+        baseline: Any,
+        *,
+        every: str | int | None = "1h",
+        cron: str | None = None,
+        name: str | None = None,
+        split: str | None = None,
+        webhook_url: str | None = None,
+        retraining: dict[str, Any] | None = None,
+        problem_type: str | None = None,
+    ) -> MonitoringSchedule:
+        """Monitor this endpoint's captured traffic against ``baseline``: a dataset (its
+        name or ``Dataset``; the baseline is computed from it, or from its ``split``), or a
+        ``Baseline``. Runs ``every`` interval (or on a ``cron`` expression)."""
+        if isinstance(baseline, Baseline):
+            spec: Any = baseline.name
+        else:
+            dataset = baseline if isinstance(baseline, str) else baseline.name
+            spec = {"dataset": dataset, "split": split}
+        return MonitoringSchedules(self._session).create(
+            name or f"{self.name[:55]}-monitor",
+            self.name,
+            spec,
+            every=None if cron else every,
+            cron=cron,
+            webhook_url=webhook_url,
+            retraining=retraining,
+            problem_type=problem_type,
+        )
+
+    def upload_ground_truth(self, records: list[dict[str, Any]] | bytes) -> GroundTruthResult:
+        """Labels for this endpoint's captured requests, by event id (the
+        ``X-OpenSage-Event-Id`` of the answer) or your own inference id."""
+        return upload_ground_truth(self._session, self.name, records)
+
+    def predict(
+        self, rows: Any, *, target_variant: str | None = None, inference_id: str | None = None
+    ) -> list[Any]:
         """Predictions for ``rows``: a list of feature lists, of dicts keyed by feature
-        name, or a 2-D array (one prediction per row)."""
+        name, or a 2-D array (one prediction per row). ``inference_id`` is your own id of
+        the request, to upload its ground truth under later."""
         if hasattr(rows, "tolist"):
             rows = rows.tolist()
         body = orjson.dumps({"instances": rows})
-        answer = self.invoke(body, "application/json", target_variant=target_variant)
+        answer = self.invoke(
+            body, "application/json", target_variant=target_variant, inference_id=inference_id
+        )
         predictions: list[Any] = orjson.loads(answer.content)["predictions"]
         return predictions
 
@@ -108,9 +156,13 @@ class Endpoint:
         *,
         accept: str | None = None,
         target_variant: str | None = None,
+        inference_id: str | None = None,
     ) -> httpx.Response:
-        """One raw invocation (SageMaker's InvokeEndpoint); errors raise typed exceptions."""
+        """One raw invocation (SageMaker's InvokeEndpoint); errors raise typed exceptions.
+        The response's ``X-OpenSage-Event-Id`` header names the captured event."""
         headers = {"Content-Type": content_type}
+        if inference_id:
+            headers["X-Amzn-SageMaker-Inference-Id"] = inference_id
         if accept:
             headers["Accept"] = accept
         if target_variant:

@@ -3,6 +3,7 @@
 from opensage.auth.models import ApiKey, AuditEvent, User
 from opensage.datasets.models import Dataset, DatasetVersion
 from opensage.db.base import Base
+from opensage.monitoring.models import MonitoringBaseline, MonitoringExecution, MonitoringSchedule
 from opensage.registry.models import ModelGroup, ModelVersion
 from opensage.serving.models import Endpoint
 from opensage.training.models import TrainingJob, TrainingJobTag, TrainingMetric
@@ -18,6 +19,9 @@ __all__ = [
     "Endpoint",
     "ModelGroup",
     "ModelVersion",
+    "MonitoringBaseline",
+    "MonitoringExecution",
+    "MonitoringSchedule",
     "TrainingJob",
     "TrainingJobTag",
     "TrainingMetric",

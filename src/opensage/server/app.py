@@ -12,6 +12,7 @@ from opensage.auth.policy import Permission, rule
 from opensage.auth.routes import router as auth_router
 from opensage.config import Settings
 from opensage.datasets.routes import router as datasets_router
+from opensage.monitoring.routes import router as monitoring_router
 from opensage.platform import Platform, open_platform
 from opensage.registry.routes import router as registry_router
 from opensage.server.deps import authorize
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.include_router(endpoints_router)
     app.include_router(runtime_router)
     app.include_router(transform_router)
+    app.include_router(monitoring_router)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

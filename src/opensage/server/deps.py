@@ -8,6 +8,7 @@ from opensage.auth.policy import Permission, allows, route_permission
 from opensage.auth.service import AuthService, require_permission_error
 from opensage.datasets.service import DatasetService
 from opensage.errors import Forbidden
+from opensage.monitoring.service import MonitoringService
 from opensage.platform import Platform
 from opensage.registry.service import RegistryService
 from opensage.serving.service import EndpointService
@@ -50,6 +51,11 @@ def get_endpoints(request: Request) -> EndpointService:
 def get_transform(request: Request) -> TransformService:
     """The batch transform service."""
     return get_platform(request).transform
+
+
+def get_monitoring(request: Request) -> MonitoringService:
+    """The monitoring service."""
+    return get_platform(request).monitoring
 
 
 def get_auth(request: Request) -> AuthService:

@@ -51,18 +51,23 @@ class CaptureBuffer:
         body: bytes,
         accept: str,
         payload: bytes,
+        *,
+        inference_id: str | None = None,
     ) -> bool:
         """Keep this invocation if it falls in the sample; whether it did."""
         if self.sampling < 1.0 and random.random() >= self.sampling:
             return False
         now = datetime.now(UTC)
+        metadata = {"eventId": event_id, "inferenceTime": now.isoformat()}
+        if inference_id:
+            metadata["inferenceId"] = inference_id
         line = orjson.dumps(
             {
                 "captureData": {
                     "endpointInput": _data(content_type, body, "INPUT"),
                     "endpointOutput": _data(accept, payload, "OUTPUT"),
                 },
-                "eventMetadata": {"eventId": event_id, "inferenceTime": now.isoformat()},
+                "eventMetadata": metadata,
                 "eventVersion": "0",
                 "variant": variant,
             }

@@ -38,6 +38,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 TARGET_VARIANT = b"x-amzn-sagemaker-target-variant"
 INVOKED_VARIANT = b"x-amzn-invoked-production-variant"
 EVENT_ID = b"x-opensage-event-id"
+INFERENCE_ID = b"x-amzn-sagemaker-inference-id"
+"""The caller's own id for a request (SageMaker's InferenceId), kept with its capture."""
 CAPTURED = b"x-opensage-captured"
 
 
@@ -231,8 +233,15 @@ class DataPlane:
             return
         event_id = uuid.uuid4().hex
         extra = [(INVOKED_VARIANT, variant_name.encode()), (EVENT_ID, event_id.encode())]
+        inference_id = headers.get(INFERENCE_ID)
         if self.capture is not None and self.capture.record(
-            event_id, variant_name, content_type, body, kind, payload
+            event_id,
+            variant_name,
+            content_type,
+            body,
+            kind,
+            payload,
+            inference_id=inference_id.decode("latin-1")[:64] if inference_id else None,
         ):
             extra.append((CAPTURED, b"true"))
         total = time.perf_counter() - started

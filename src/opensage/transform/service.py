@@ -53,7 +53,15 @@ MAX_REASON = 4000
 OUTPUT_SUFFIX = ".out"
 SHUTDOWN_REASON = "the server shut down while the job was running"
 RESERVED_FOLDERS = frozenset(
-    {"datasets", "models", "training-jobs", "tuning-jobs", "endpoints", "transform-jobs"}
+    {
+        "datasets",
+        "models",
+        "training-jobs",
+        "tuning-jobs",
+        "endpoints",
+        "transform-jobs",
+        "monitoring",
+    }
 )
 """Top-level folders of the artifact store that the platform's capabilities own."""
 

@@ -1,0 +1,2 @@
+"""Model monitoring: baselines, drift and data-quality checks on captured traffic, model
+quality with late labels, alerts and retraining."""
