@@ -80,6 +80,7 @@ from scipy import stats
 from opensage.monitoring.baseline import compute_baseline, read_references
 from opensage.monitoring.captured import capture_prefix, read_window
 from opensage.monitoring.checks import check_window
+from opensage.serving.capture import capture_line
 from opensage.storage import ArtifactStore
 
 ROWS = 1_000_000
@@ -181,7 +182,7 @@ def write_capture(store: ArtifactStore, columns: list[np.ndarray], per_file: int
         )
         if low == 0 or high == rows:
             for line in (lines[0].as_py(), lines[-1].as_py()):
-                if orjson.dumps(orjson.loads(line)) + b"\n" != line.encode():
+                if written_by_data_plane(line) + b"\n" != line.encode():
                     raise RuntimeError(f"not the data plane's capture format: {line!r}")
         ends = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset :]
         data = lines.buffers()[2]
@@ -192,6 +193,23 @@ def write_capture(store: ArtifactStore, columns: list[np.ndarray], per_file: int
             store.put_bytes(data[int(ends[first]) : int(ends[last])].to_pybytes(), key)
             files += 1
     return files
+
+
+def written_by_data_plane(line: str) -> bytes:
+    """The line the data plane's own writer makes of the same request and answer."""
+    record = orjson.loads(line)
+    given = record["captureData"]["endpointInput"]
+    answer = record["captureData"]["endpointOutput"]
+    metadata = record["eventMetadata"]
+    return capture_line(
+        metadata["eventId"],
+        record["variant"],
+        given["observedContentType"],
+        given["data"].encode(),
+        answer["observedContentType"],
+        answer["data"].encode(),
+        datetime.fromisoformat(metadata["inferenceTime"]),
+    )
 
 
 def fingerprint(values: np.ndarray) -> list[int]:

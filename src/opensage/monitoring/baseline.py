@@ -54,7 +54,9 @@ def feature_types(schema: pa.Schema, features: list[str]) -> dict[str, InferredT
 def sorted_finite(values: np.ndarray) -> np.ndarray:
     """The finite values, sorted."""
     values = np.asarray(values, dtype=np.float64)
-    return np.sort(values[np.isfinite(values)])
+    kept: np.ndarray = values[np.isfinite(values)]  # a copy, sorted in place
+    kept.sort()
+    return kept
 
 
 def thin(ordered: np.ndarray, size: int = REFERENCE_SIZE) -> np.ndarray:

@@ -10,7 +10,6 @@ window's feature columns (8 bytes a value) stay in memory.
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
+from opensage.monitoring.capture_lines import OwnLines, read_own_lines
 from opensage.storage import ArtifactStore
 
 GROUP_BYTES = 32 * 1024 * 1024
@@ -52,13 +52,33 @@ _SCHEMA = pa.schema(
 
 @dataclass
 class Column:
-    """One feature's values in the window: NaN where missing or not a number."""
+    """One feature's values in the window: NaN where missing or not a number.
 
-    values: np.ndarray
+    Kept as the pieces read group by group: the checks need only the finite values,
+    sorted, which one copy of the pieces gives (joining them first would be another)."""
+
+    parts: list[np.ndarray]
     missing: int = 0
     non_numeric: int = 0
     examples: list[str] = field(default_factory=list)
     """A few of the values that were not numbers."""
+
+    @property
+    def size(self) -> int:
+        return sum(part.size for part in self.parts)
+
+    @property
+    def values(self) -> np.ndarray:
+        """All the values, in order."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        return np.concatenate(self.parts) if self.parts else np.empty(0)
+
+    def sorted_finite(self) -> np.ndarray:
+        """The finite values, sorted."""
+        kept = np.concatenate([part[np.isfinite(part)] for part in self.parts or [np.empty(0)]])
+        kept.sort()
+        return kept
 
 
 @dataclass
@@ -85,18 +105,21 @@ def capture_prefix(endpoint: str) -> str:
     return f"endpoints/{endpoint}/data-capture"
 
 
-def window_files(store: ArtifactStore, endpoint: str, start: datetime, end: datetime) -> list[str]:
-    """Capture files of ``endpoint`` in the hour folders that overlap [start, end)."""
+def window_files(
+    store: ArtifactStore, endpoint: str, start: datetime, end: datetime
+) -> list[tuple[str, int]]:
+    """Capture files of ``endpoint`` in the hour folders that overlap [start, end), with
+    their sizes."""
     hours = set()
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour < end:
         hours.add(hour.strftime("%Y/%m/%d/%H"))
         hour += timedelta(hours=1)
     files = []
-    for key in store.list(capture_prefix(endpoint)):
+    for key, size in store.list_sizes(capture_prefix(endpoint)):
         parts = key.split("/")
         if len(parts) >= 9 and "/".join(parts[4:8]) in hours and key.endswith(".jsonl"):
-            files.append(key)
+            files.append((key, size))
     return files
 
 
@@ -110,21 +133,28 @@ def read_window(
     return reader.finish()
 
 
-def _groups(store: ArtifactStore, keys: list[str]) -> Iterator[bytes]:
-    """The files' bytes, a few files joined at a time."""
-    parts: list[bytes] = []
-    size = 0
-    for key in keys:
-        data = store.read_bytes(key)
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        parts.append(data)
-        size += len(data)
-        if size >= GROUP_BYTES:
-            yield b"".join(parts)
-            parts, size = [], 0
-    if parts:
-        yield b"".join(parts)
+def _groups(store: ArtifactStore, files: list[tuple[str, int]]) -> Iterator[memoryview]:
+    """The files' bytes, a few files at a time, each group read straight into one buffer
+    (with room for a newline after a file whose last line lacks one). The buffer is
+    reused: each view is valid until the next one is taken."""
+    start = 0
+    buffer = bytearray()
+    while start < len(files):
+        stop, total = start, 0
+        while stop < len(files) and (total < GROUP_BYTES or stop == start):
+            total += files[stop][1] + 1
+            stop += 1
+        if len(buffer) < total:  # one buffer for every group: its pages are touched once
+            buffer = bytearray(total)
+        view = memoryview(buffer)
+        filled = 0
+        for key, size in files[start:stop]:
+            filled += store.read_into(key, view[filled : filled + size])
+            if filled and view[filled - 1] != 0x0A:
+                view[filled] = 0x0A
+                filled += 1
+        yield view[:filled]
+        start = stop
 
 
 class _WindowReader:
@@ -143,9 +173,14 @@ class _WindowReader:
         self.predictions_ok = True
         self.event_ids: list[pa.Array] = []
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: memoryview) -> None:
+        buffer = pa.py_buffer(data)
+        own = read_own_lines(buffer, self.width)
+        if own is not None:
+            self._add_own(own)
+            return
         table = pajson.read_json(
-            io.BytesIO(data),
+            pa.BufferReader(buffer),
             read_options=pajson.ReadOptions(block_size=4 * 1024 * 1024),
             parse_options=pajson.ParseOptions(
                 explicit_schema=_SCHEMA, unexpected_field_behavior="ignore"
@@ -154,10 +189,7 @@ class _WindowReader:
         times = pc.cast(
             pc.struct_field(table.column("eventMetadata"), [1]), pa.timestamp("us", "UTC")
         )
-        start = pa.scalar(self.window.start, pa.timestamp("us", "UTC"))
-        end = pa.scalar(self.window.end, pa.timestamp("us", "UTC"))
-        keep = pc.and_(pc.greater_equal(times, start), pc.less(times, end))
-        table = table.filter(pc.fill_null(keep, False))
+        table = table.filter(self._in_window(times))
         if table.num_rows == 0:
             return
         capture = table.column("captureData")
@@ -174,6 +206,26 @@ class _WindowReader:
                 self._add_record(
                     inputs[number].as_py(), outputs[number].as_py(), events[number].as_py()
                 )
+
+    def _in_window(self, times: pa.Array | pa.ChunkedArray) -> pa.Array:
+        start = pa.scalar(self.window.start, pa.timestamp("us", "UTC"))
+        end = pa.scalar(self.window.end, pa.timestamp("us", "UTC"))
+        keep = pc.and_(pc.greater_equal(times, start), pc.less(times, end))
+        return pc.fill_null(keep, False)
+
+    # -- the fastest path: the data plane's own lines of one-row CSV requests ------------
+    def _add_own(self, own: OwnLines) -> None:
+        keep = self._in_window(own.times.combine_chunks())
+        rows = pc.sum(keep).as_py() or 0
+        if rows == 0:
+            return
+        every = rows == len(own.times)
+        self.window.records += rows
+        for index, column in enumerate(own.values):
+            self._add_values(index, column if every else column.filter(keep))
+        predictions = own.predictions if every else own.predictions.filter(keep)
+        self._add_predictions(_floats(predictions).reshape(-1, 1))
+        self.event_ids.append(own.events if every else own.events.filter(keep))
 
     # -- the fast path: every request and response of the group is CSV -------------------
     def _add_csv(self, inputs: pa.ChunkedArray, outputs: pa.ChunkedArray, events: pa.Array) -> bool:
@@ -223,18 +275,25 @@ class _WindowReader:
     def _add_values(self, index: int, column: pa.ChunkedArray) -> None:
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            text = pc.utf8_trim_whitespace(column)
-            empty = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
-            numeric = pc.match_substring_regex(text, _NUMBER)
-            bad = pc.and_(pc.invert(empty), pc.invert(pc.fill_null(numeric, False)))
-            self.non_numeric[index] += pc.sum(bad).as_py() or 0
-            if len(self.examples[index]) < 3:
-                examples = text.filter(pc.fill_null(bad, False)).slice(0, 3).to_pylist()
-                self.examples[index].extend(str(e) for e in examples)
-            column = pc.if_else(pc.fill_null(numeric, False), text, None).cast(pa.float64())
+            try:  # all numbers (the usual case): no need to look at each
+                column = column.cast(pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = self._numbers_of_text(index, column)
         values = _floats(column)
         self.missing[index] += int(np.isnan(values).sum())
         self.values[index].append(values)
+
+    def _numbers_of_text(self, index: int, column: pa.Array) -> pa.Array:
+        """Text values as numbers: empty ones missing, others counted as not numbers."""
+        text = pc.utf8_trim_whitespace(column)
+        empty = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
+        numeric = pc.match_substring_regex(text, _NUMBER)
+        bad = pc.and_(pc.invert(empty), pc.invert(pc.fill_null(numeric, False)))
+        self.non_numeric[index] += pc.sum(bad).as_py() or 0
+        if len(self.examples[index]) < 3:
+            examples = text.filter(pc.fill_null(bad, False)).slice(0, 3).to_pylist()
+            self.examples[index].extend(str(e) for e in examples)
+        return pc.if_else(pc.fill_null(numeric, False), text, None).cast(pa.float64())
 
     def _add_nothing(self, index: int, rows: int) -> None:
         self.values[index].append(np.full(rows, np.nan))
@@ -271,14 +330,13 @@ class _WindowReader:
     def finish(self) -> Window:
         window = self.window
         for index, name in enumerate(window.features):
-            parts, self.values[index] = self.values[index], []
             window.columns[name] = Column(
-                values=np.concatenate(parts) if parts else np.empty(0),
+                parts=self.values[index],
                 missing=self.missing[index],
                 non_numeric=self.non_numeric[index],
                 examples=self.examples[index],
             )
-        window.rows = len(window.columns[window.features[0]].values) if window.features else 0
+        window.rows = window.columns[window.features[0]].size if window.features else 0
         window.extra_columns = sorted(self.extra)
         window.missing_columns = [f for f in window.features if f in self.absent]
         if self.event_ids:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from opensage.monitoring.baseline import PREDICTION, sorted_finite
+from opensage.monitoring.baseline import PREDICTION
 from opensage.monitoring.captured import Column, Window
 from opensage.monitoring.drift import categorical_drift, histogram, numeric_drift
 from opensage.monitoring.schemas import (
@@ -76,7 +76,7 @@ def check_window(
         values = _prediction_values(window.predictions, constraints.prediction)
         prediction, found = _check_feature(
             constraints.prediction,
-            Column(values=values, missing=int(np.isnan(values).sum())),
+            Column(parts=[values], missing=int(np.isnan(values).sum())),
             statistics.get(PREDICTION, {}),
             references.get(PREDICTION),
             constraints.drift,
@@ -115,9 +115,9 @@ def _check_feature(
     structural: bool = True,
 ) -> tuple[FeatureReport, list[Violation]]:
     name = constraint.name
-    rows = column.values.size
+    rows = column.size
     found: list[Violation] = []
-    ordered = sorted_finite(column.values)
+    ordered = column.sorted_finite()
     present = rows - column.missing
     completeness = present / rows if rows else 1.0
     if structural:

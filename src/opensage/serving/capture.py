@@ -58,19 +58,8 @@ class CaptureBuffer:
         if self.sampling < 1.0 and random.random() >= self.sampling:
             return False
         now = datetime.now(UTC)
-        metadata = {"eventId": event_id, "inferenceTime": now.isoformat()}
-        if inference_id:
-            metadata["inferenceId"] = inference_id
-        line = orjson.dumps(
-            {
-                "captureData": {
-                    "endpointInput": _data(content_type, body, "INPUT"),
-                    "endpointOutput": _data(accept, payload, "OUTPUT"),
-                },
-                "eventMetadata": metadata,
-                "eventVersion": "0",
-                "variant": variant,
-            }
+        line = capture_line(
+            event_id, variant, content_type, body, accept, payload, now, inference_id
         )
         hour = now.strftime("%Y/%m/%d/%H")
         self._records.setdefault((variant, hour), []).append(line)
@@ -119,6 +108,33 @@ class CaptureBuffer:
                 f"{datetime.now(UTC).strftime('%M-%S-%f')}-{self.worker}-{uuid.uuid4().hex[:8]}.jsonl"
             )
             self.store.put_bytes(b"\n".join(lines) + b"\n", key)
+
+
+def capture_line(
+    event_id: str,
+    variant: str,
+    content_type: str,
+    body: bytes,
+    accept: str,
+    payload: bytes,
+    at: datetime,
+    inference_id: str | None = None,
+) -> bytes:
+    """One invocation as a line of a capture file (without the newline)."""
+    metadata = {"eventId": event_id, "inferenceTime": at.isoformat()}
+    if inference_id:
+        metadata["inferenceId"] = inference_id
+    return orjson.dumps(
+        {
+            "captureData": {
+                "endpointInput": _data(content_type, body, "INPUT"),
+                "endpointOutput": _data(accept, payload, "OUTPUT"),
+            },
+            "eventMetadata": metadata,
+            "eventVersion": "0",
+            "variant": variant,
+        }
+    )
 
 
 def _data(content_type: str, body: bytes, mode: str) -> dict[str, Any]:

@@ -148,6 +148,17 @@ class ArtifactStore:
         with self.open_read(key) as handle:
             return handle.read()
 
+    def read_into(self, key: str, target: memoryview) -> int:
+        """Read ``key`` into ``target`` (as much as fits); how many bytes were read."""
+        with self.open_read(key) as handle:
+            done = 0
+            while done < len(target):
+                count = handle.readinto(target[done:])  # type: ignore[attr-defined]
+                if not count:
+                    break
+                done += count
+            return done
+
     def iter_chunks(self, key: str, chunk_size: int = _CHUNK) -> Iterator[bytes]:
         """Stream the content of ``key`` in chunks."""
         with self.open_read(key) as handle:
@@ -167,13 +178,20 @@ class ArtifactStore:
 
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (recursively), relative to the store's root."""
+        return [key for key, _ in self.list_sizes(prefix)]
+
+    def list_sizes(self, prefix: str) -> builtins.list[tuple[str, int]]:
+        """Keys under ``prefix`` (recursively) with their sizes in bytes, by key."""
         base = self.path(prefix)
         if not self.fs.exists(base):
             return []
-        found = self.fs.find(base)
+        found = self.fs.find(base, detail=True)
         root = self.root.rstrip("/") + "/"
-        keys = (str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
-        return sorted(k for k in keys if not _PARTIAL.search(k))
+        listed = (
+            (str(p)[len(root) :] if str(p).startswith(root) else str(p), int(info.get("size") or 0))
+            for p, info in found.items()
+        )
+        return sorted((k, size) for k, size in listed if not _PARTIAL.search(k))
 
     def stale_files(self, prefix: str, older_than_s: float) -> builtins.list[str]:
         """Paths (relative to the root, partial writes included) under ``prefix`` last
