@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.parquet as pq
 
 from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.resource import Resource
 from opensage.datasets.schemas import (
     ColumnSchema,
     DatasetOut,
@@ -28,12 +29,14 @@ Progress = Callable[[int, int], None]
 _UPLOAD_CHUNK = 1 << 20
 
 
-class Dataset:
+class Dataset(Resource[DatasetOut]):
     """A dataset on the server, as of its latest version (or the version it was fetched at)."""
 
-    def __init__(self, session: HTTPSession, info: DatasetOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = DatasetOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/datasets/{self.name}"
 
     # -- what it is -------------------------------------------------------------------
     @property
@@ -75,16 +78,10 @@ class Dataset:
         return f"Dataset(name={self.name!r}, version={self.version}, rows={self.num_rows})"
 
     # -- what it can do ---------------------------------------------------------------
-    def refresh(self) -> Dataset:
-        """Fetch the dataset again (e.g. after someone added a version)."""
-        path = f"/api/v1/datasets/{self.name}"
-        self.info = DatasetOut.model_validate(self._session.json("GET", path))
-        return self
-
     def stats(self, version: int | None = None) -> DatasetStatistics:
         """Per-column statistics (count, missing, mean, std, quantiles, histogram ...)."""
         params = {"version": version} if version else None
-        body = self._session.json("GET", f"/api/v1/datasets/{self.name}/statistics", params=params)
+        body = self._session.json("GET", f"{self.path}/statistics", params=params)
         return DatasetStatistics.model_validate(body)
 
     def to_pandas(self, split: str | None = None, version: int | None = None) -> pd.DataFrame:
@@ -100,30 +97,26 @@ class Dataset:
         if version:
             params["version"] = version
         buffer = io.BytesIO()
-        for chunk in self._session.stream(
-            "GET", f"/api/v1/datasets/{self.name}/data", params=params
-        ):
+        for chunk in self._session.stream("GET", f"{self.path}/data", params=params):
             buffer.write(chunk)
         buffer.seek(0)
         return pq.read_table(buffer)
 
     def versions(self) -> list[DatasetVersionOut]:
         """Every version, newest first."""
-        return list(
-            iter_pages(self._session, f"/api/v1/datasets/{self.name}/versions", DatasetVersionOut)
-        )
+        return list(iter_pages(self._session, f"{self.path}/versions", DatasetVersionOut))
 
     def add_version(
         self, source: str | Path | pd.DataFrame, *, progress: Progress | None = None, **options: Any
     ) -> Dataset:
         """Add a new version from ``source``; options as for ``client.datasets.create``."""
         body = {"source": _resolve_source(self._session, source, progress), **_clean(options)}
-        self._session.json("POST", f"/api/v1/datasets/{self.name}/versions", json=body)
+        self._session.json("POST", f"{self.path}/versions", json=body)
         return self.refresh()
 
     def delete(self) -> None:
         """Delete the dataset and all its versions."""
-        self._session.request("DELETE", f"/api/v1/datasets/{self.name}")
+        self._session.request("DELETE", self.path)
 
 
 class Datasets:

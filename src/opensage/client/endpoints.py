@@ -20,6 +20,7 @@ from opensage.client.monitoring import (
     MonitoringSchedules,
     upload_ground_truth,
 )
+from opensage.client.resource import Resource
 from opensage.errors import (
     InvalidInput,
     ModelError,
@@ -36,13 +37,18 @@ _SETTLED = (EndpointStatus.IN_SERVICE, EndpointStatus.FAILED)
 _RETRIES = 3
 
 
-class Endpoint:
+class Endpoint(Resource[EndpointOut]):
     """An endpoint on the server; ``predict`` sends rows to its data plane."""
 
+    info_type = EndpointOut
+
     def __init__(self, session: HTTPSession, info: EndpointOut) -> None:
-        self._session = session
-        self.info = info
+        super().__init__(session, info)
         self._data_plane: httpx.Client | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/endpoints/{self.name}"
 
     @property
     def name(self) -> str:
@@ -55,18 +61,14 @@ class Endpoint:
     def __repr__(self) -> str:
         return f"Endpoint(name={self.name!r}, status={self.status.value})"
 
-    def refresh(self) -> Endpoint:
-        body = self._session.json("GET", f"/api/v1/endpoints/{self.name}")
-        self.info = EndpointOut.model_validate(body)
-        return self
-
     def wait(self, timeout: float = 120.0, poll_s: float = 0.1) -> Endpoint:
         """Block until the endpoint is InService (raise if it Failed or time ran out)."""
-        deadline = time.monotonic() + timeout
-        while self.refresh().status not in _SETTLED:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"endpoint {self.name} still {self.status.value}")
-            time.sleep(poll_s)
+        self._wait_while(
+            lambda: self.status not in _SETTLED,
+            timeout,
+            poll_s,
+            lambda: f"endpoint {self.name} still {self.status.value}",
+        )
         if self.status is EndpointStatus.FAILED:
             raise OpenSageError(f"endpoint {self.name} failed: {self.info.failure_reason}")
         return self
@@ -81,15 +83,12 @@ class Endpoint:
         timeout: float = 120.0,
     ) -> Endpoint:
         """Serve a new config (blue/green); with ``wait``, until it is InService again."""
-        body = _config(variants, data_capture, force)
-        self.info = EndpointOut.model_validate(
-            self._session.json("PUT", f"/api/v1/endpoints/{self.name}", json=body)
-        )
+        self._send("PUT", json=_config(variants, data_capture, force))
         return self.wait(timeout=timeout) if wait else self
 
     def delete(self) -> None:
         """Stop the endpoint and delete it."""
-        self._session.request("DELETE", f"/api/v1/endpoints/{self.name}")
+        self._session.request("DELETE", self.path)
         self.close()
 
     def close(self) -> None:

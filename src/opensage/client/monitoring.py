@@ -4,13 +4,13 @@ objects whose ``report`` holds the violations and the per-feature drift."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.resource import Resource
 from opensage.monitoring.schemas import (
     BaselineOut,
     Constraints,
@@ -19,7 +19,7 @@ from opensage.monitoring.schemas import (
     MonitoringScheduleOut,
     Report,
 )
-from opensage.monitoring.states import ExecutionStatus
+from opensage.monitoring.states import BaselineStatus, ExecutionStatus
 
 _ENDED = (
     ExecutionStatus.COMPLETED,
@@ -28,12 +28,14 @@ _ENDED = (
 )
 
 
-class Baseline:
+class Baseline(Resource[BaselineOut]):
     """A baseline on the server."""
 
-    def __init__(self, session: HTTPSession, info: BaselineOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = BaselineOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/baselines/{self.name}"
 
     @property
     def name(self) -> str:
@@ -46,19 +48,14 @@ class Baseline:
     def __repr__(self) -> str:
         return f"Baseline(name={self.name!r}, status={self.info.status.value})"
 
-    def refresh(self) -> Baseline:
-        body = self._session.json("GET", f"/api/v1/baselines/{self.name}")
-        self.info = BaselineOut.model_validate(body)
-        return self
-
     def wait(self, timeout: float = 300.0, poll_s: float = 0.2) -> Baseline:
         """Block until the model's predictions are in (Completed or Failed)."""
-        deadline = time.monotonic() + timeout
-        while self.refresh().info.status.value == "InProgress":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"baseline {self.name} still InProgress")
-            time.sleep(poll_s)
-        return self
+        return self._wait_while(
+            lambda: self.info.status is BaselineStatus.IN_PROGRESS,
+            timeout,
+            poll_s,
+            lambda: f"baseline {self.name} still InProgress",
+        )
 
     def update_constraints(self, constraints: Constraints | dict[str, Any]) -> Baseline:
         """Replace the constraints (e.g. ``baseline.constraints`` edited)."""
@@ -67,13 +64,10 @@ class Baseline:
             if isinstance(constraints, Constraints)
             else constraints
         )
-        self.info = BaselineOut.model_validate(
-            self._session.json("PUT", f"/api/v1/baselines/{self.name}/constraints", json=body)
-        )
-        return self
+        return self._send("PUT", "/constraints", json=body)
 
     def delete(self) -> None:
-        self._session.request("DELETE", f"/api/v1/baselines/{self.name}")
+        self._session.request("DELETE", self.path)
 
 
 class Baselines:
@@ -118,12 +112,14 @@ class Baselines:
         ]
 
 
-class Execution:
+class Execution(Resource[MonitoringExecutionOut]):
     """One run of a monitoring schedule."""
 
-    def __init__(self, session: HTTPSession, info: MonitoringExecutionOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = MonitoringExecutionOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/monitoring-schedules/{self.info.schedule}/executions/{self.number}"
 
     @property
     def number(self) -> int:
@@ -149,27 +145,20 @@ class Execution:
             f"status={self.status.value})"
         )
 
-    def refresh(self) -> Execution:
-        path = f"/api/v1/monitoring-schedules/{self.info.schedule}/executions/{self.number}"
-        self.info = MonitoringExecutionOut.model_validate(self._session.json("GET", path))
-        return self
-
     def wait(self, timeout: float = 300.0, poll_s: float = 0.1) -> Execution:
         """Block until the execution has ended."""
-        deadline = time.monotonic() + timeout
-        while self.refresh().status not in _ENDED:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {self.number} still {self.status.value}")
-            time.sleep(poll_s)
-        return self
+        return self._wait_while(
+            lambda: self.status not in _ENDED,
+            timeout,
+            poll_s,
+            lambda: f"execution {self.number} still {self.status.value}",
+        )
 
 
-class MonitoringSchedule:
+class MonitoringSchedule(Resource[MonitoringScheduleOut]):
     """A monitoring schedule on the server."""
 
-    def __init__(self, session: HTTPSession, info: MonitoringScheduleOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = MonitoringScheduleOut
 
     @property
     def name(self) -> str:
@@ -179,12 +168,8 @@ class MonitoringSchedule:
         return f"MonitoringSchedule(name={self.name!r}, status={self.info.status.value})"
 
     @property
-    def _path(self) -> str:
+    def path(self) -> str:
         return f"/api/v1/monitoring-schedules/{self.name}"
-
-    def refresh(self) -> MonitoringSchedule:
-        self.info = MonitoringScheduleOut.model_validate(self._session.json("GET", self._path))
-        return self
 
     def run(
         self,
@@ -199,7 +184,7 @@ class MonitoringSchedule:
             "window_start": window_start.isoformat() if window_start else None,
             "window_end": window_end.isoformat() if window_end else None,
         }
-        info = self._session.json("POST", f"{self._path}/executions", json=body)
+        info = self._session.json("POST", f"{self.path}/executions", json=body)
         execution = Execution(self._session, MonitoringExecutionOut.model_validate(info))
         return execution.wait(timeout=timeout) if wait else execution
 
@@ -209,12 +194,12 @@ class MonitoringSchedule:
         return [
             Execution(self._session, info)
             for info in iter_pages(
-                self._session, f"{self._path}/executions", MonitoringExecutionOut, params
+                self._session, f"{self.path}/executions", MonitoringExecutionOut, params
             )
         ]
 
     def execution(self, number: int) -> Execution:
-        info = self._session.json("GET", f"{self._path}/executions/{number}")
+        info = self._session.json("GET", f"{self.path}/executions/{number}")
         return Execution(self._session, MonitoringExecutionOut.model_validate(info))
 
     def model_quality(self) -> list[dict[str, Any]]:
@@ -235,25 +220,18 @@ class MonitoringSchedule:
 
     def update(self, **changes: Any) -> MonitoringSchedule:
         """Change ``webhook_url`` or ``retraining``."""
-        self.info = MonitoringScheduleOut.model_validate(
-            self._session.json("PATCH", self._path, json=changes)
-        )
-        return self
+        return self._send("PATCH", json=changes)
 
     def stop(self) -> MonitoringSchedule:
-        self.info = MonitoringScheduleOut.model_validate(
-            self._session.json("POST", f"{self._path}/stop")
-        )
-        return self
+        """Stop scheduling executions (run-now still works)."""
+        return self._send("POST", "/stop")
 
     def start(self) -> MonitoringSchedule:
-        self.info = MonitoringScheduleOut.model_validate(
-            self._session.json("POST", f"{self._path}/start")
-        )
-        return self
+        """Schedule executions again, the next one an interval from now."""
+        return self._send("POST", "/start")
 
     def delete(self) -> None:
-        self._session.request("DELETE", self._path)
+        self._session.request("DELETE", self.path)
 
 
 class MonitoringSchedules:

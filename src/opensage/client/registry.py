@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opensage.client.http import HTTPSession, iter_pages
+from opensage.client.resource import Resource
 from opensage.registry.schemas import ModelGroupOut, ModelVersionOut
 
 if TYPE_CHECKING:
     from opensage.client.endpoints import Endpoint
 
 
-class ModelVersion:
+class ModelVersion(Resource[ModelVersionOut]):
     """One registered version of a model group."""
 
-    def __init__(self, session: HTTPSession, info: ModelVersionOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = ModelVersionOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/model-groups/{self.model_group}/versions/{self.version}"
 
     @property
     def model_group(self) -> str:
@@ -33,9 +36,6 @@ class ModelVersion:
     def __repr__(self) -> str:
         return f"ModelVersion({self.model_group!r}, version={self.version}, {self.approval_status})"
 
-    def _path(self) -> str:
-        return f"/api/v1/model-groups/{self.model_group}/versions/{self.version}"
-
     def approve(self, description: str | None = None) -> ModelVersion:
         """Mark the version Approved (it may then be deployed)."""
         return self._set("Approved", description)
@@ -48,10 +48,7 @@ class ModelVersion:
         body: dict[str, Any] = {"approval_status": status}
         if description is not None:
             body["description"] = description
-        self.info = ModelVersionOut.model_validate(
-            self._session.json("PATCH", self._path(), json=body)
-        )
-        return self
+        return self._send("PATCH", json=body)
 
     def deploy(
         self,
@@ -84,7 +81,7 @@ class ModelVersion:
 
     def delete(self) -> None:
         """Delete the version (no endpoint may serve it)."""
-        self._session.request("DELETE", self._path())
+        self._session.request("DELETE", self.path)
 
 
 class Models:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from opensage.client.datasets import upload_file
 from opensage.client.http import HTTPSession, list_filtered
+from opensage.client.resource import Resource
 from opensage.errors import InvalidInput
 from opensage.training.schemas import LogChunk, MetricPoint, TrainingJobOut
 from opensage.training.states import ACTIVE, TrainingJobStatus
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
     from opensage.client.registry import ModelVersion
 
 
-class TrainingJob:
+class TrainingJob(Resource[TrainingJobOut]):
     """A training job on the server."""
 
-    def __init__(self, session: HTTPSession, info: TrainingJobOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = TrainingJobOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/training-jobs/{self.name}"
 
     @property
     def name(self) -> str:
@@ -52,35 +55,25 @@ class TrainingJob:
     def __repr__(self) -> str:
         return f"TrainingJob(name={self.name!r}, status={self.status.value})"
 
-    def refresh(self) -> TrainingJob:
-        """Fetch the job's current state."""
-        body = self._session.json("GET", f"/api/v1/training-jobs/{self.name}")
-        self.info = TrainingJobOut.model_validate(body)
-        return self
-
     def wait(self, timeout: float | None = None, poll_s: float = 0.2) -> TrainingJob:
         """Block until the job has ended (or ``timeout`` seconds passed: TimeoutError)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status in ACTIVE:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"training job {self.name} still {self.status.value}")
-            time.sleep(poll_s)
-        return self
+        return self._wait_while(
+            lambda: self.status in ACTIVE,
+            timeout,
+            poll_s,
+            lambda: f"training job {self.name} still {self.status.value}",
+        )
 
     def stop(self) -> TrainingJob:
         """Ask the job to stop (SIGTERM, then SIGKILL after a grace period)."""
-        body = self._session.json("POST", f"/api/v1/training-jobs/{self.name}/stop")
-        self.info = TrainingJobOut.model_validate(body)
-        return self
+        return self._send("POST", "/stop")
 
     def metrics(self, name: str | None = None) -> pd.DataFrame:
         """The metric time series as a DataFrame: name, step, value, at."""
         import pandas as pd
 
         params = {"metric": name} if name else None
-        body = self._session.json(
-            "GET", f"/api/v1/training-jobs/{self.name}/metrics", params=params
-        )
+        body = self._session.json("GET", f"{self.path}/metrics", params=params)
         points = [MetricPoint.model_validate(p).model_dump() for p in body]
         return pd.DataFrame(points, columns=["name", "step", "value", "at"])
 
@@ -88,9 +81,7 @@ class TrainingJob:
         """The job's log, chunk by chunk; with ``follow``, until the job has ended."""
         offset = 0
         while True:
-            body = self._session.json(
-                "GET", f"/api/v1/training-jobs/{self.name}/logs", params={"offset": offset}
-            )
+            body = self._session.json("GET", f"{self.path}/logs", params={"offset": offset})
             chunk = LogChunk.model_validate(body)
             if chunk.text:
                 yield chunk.text
@@ -115,7 +106,7 @@ class TrainingJob:
 
     def delete(self) -> None:
         """Delete the (ended) job with its metrics, logs and model files."""
-        self._session.request("DELETE", f"/api/v1/training-jobs/{self.name}")
+        self._session.request("DELETE", self.path)
 
 
 class TrainingJobs:

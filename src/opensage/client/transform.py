@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from opensage.client.http import HTTPSession, list_filtered
+from opensage.client.resource import Resource
 from opensage.errors import InvalidInput
 from opensage.transform.schemas import OutputFile, TransformJobOut, TransformProgress
 from opensage.transform.states import ACTIVE, TransformJobStatus
 
 
-class TransformJob:
+class TransformJob(Resource[TransformJobOut]):
     """A batch transform job on the server."""
 
-    def __init__(self, session: HTTPSession, info: TransformJobOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = TransformJobOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/transform-jobs/{self.name}"
 
     @property
     def name(self) -> str:
@@ -56,36 +58,26 @@ class TransformJob:
             f"rows={done}/{'?' if total is None else total})"
         )
 
-    def _path(self) -> str:
-        return f"/api/v1/transform-jobs/{self.name}"
-
-    def refresh(self) -> TransformJob:
-        """Fetch the job's current state."""
-        self.info = TransformJobOut.model_validate(self._session.json("GET", self._path()))
-        return self
-
     def wait(self, timeout: float | None = None, poll_s: float = 0.2) -> TransformJob:
         """Block until the job has ended (or ``timeout`` seconds passed: TimeoutError)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status in ACTIVE:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"transform job {self.name} still {self.status.value}")
-            time.sleep(poll_s)
-        return self
+        return self._wait_while(
+            lambda: self.status in ACTIVE,
+            timeout,
+            poll_s,
+            lambda: f"transform job {self.name} still {self.status.value}",
+        )
 
     def stop(self) -> TransformJob:
         """Ask the job to stop (its workers get SIGTERM, then SIGKILL)."""
-        body = self._session.json("POST", f"{self._path()}/stop")
-        self.info = TransformJobOut.model_validate(body)
-        return self
+        return self._send("POST", "/stop")
 
     def delete(self) -> None:
         """Delete the (ended) job; an output dataset, or files at your own path, stay."""
-        self._session.request("DELETE", self._path())
+        self._session.request("DELETE", self.path)
 
     def output_files(self) -> list[OutputFile]:
         """The files a completed job wrote under its output path."""
-        body = self._session.json("GET", f"{self._path()}/output-files")
+        body = self._session.json("GET", f"{self.path}/output-files")
         return [OutputFile.model_validate(item) for item in body]
 
     def read_output(self, file: str | None = None) -> bytes:
@@ -99,7 +91,7 @@ class TransformJob:
                 )
             file = files[0].name
         return b"".join(
-            self._session.stream("GET", f"{self._path()}/output-files/{quote(file, safe='')}")
+            self._session.stream("GET", f"{self.path}/output-files/{quote(file, safe='')}")
         )
 
     def download(self, target: str | Path) -> list[Path]:
@@ -111,7 +103,7 @@ class TransformJob:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as sink:
                 for chunk in self._session.stream(
-                    "GET", f"{self._path()}/output-files/{quote(item.name, safe='')}"
+                    "GET", f"{self.path}/output-files/{quote(item.name, safe='')}"
                 ):
                     sink.write(chunk)
             written.append(path)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from opensage.client.http import HTTPSession, list_filtered
+from opensage.client.resource import Resource
 from opensage.client.training import TrainingJob, definition_body
 from opensage.training.schemas import TrainingJobOut
 from opensage.tuning.schemas import (
@@ -35,12 +35,14 @@ _TRIAL_COLUMNS = frozenset(
 RangeLike = IntegerRange | ContinuousRange | CategoricalRange | Mapping[str, Any]
 
 
-class TuningJob:
+class TuningJob(Resource[TuningJobOut]):
     """A tuning job on the server."""
 
-    def __init__(self, session: HTTPSession, info: TuningJobOut) -> None:
-        self._session = session
-        self.info = info
+    info_type = TuningJobOut
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/tuning-jobs/{self.name}"
 
     @property
     def name(self) -> str:
@@ -58,38 +60,29 @@ class TuningJob:
     def __repr__(self) -> str:
         return f"TuningJob(name={self.name!r}, status={self.status.value})"
 
-    def refresh(self) -> TuningJob:
-        """Fetch the tuning job's current state."""
-        body = self._session.json("GET", f"/api/v1/tuning-jobs/{self.name}")
-        self.info = TuningJobOut.model_validate(body)
-        return self
-
     def wait(self, timeout: float | None = None, poll_s: float = 0.5) -> TuningJob:
         """Block until the search has ended (or ``timeout`` seconds passed: TimeoutError)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.refresh().status in ACTIVE:
-            if deadline is not None and time.monotonic() > deadline:
-                waiting = [
-                    f"{t.training_job_name} ({t.status.value})"
-                    for t in self.trial_list()
-                    if t.ended_at is None
-                ]
-                raise TimeoutError(
-                    f"tuning job {self.name} still {self.status.value} after {timeout} s; "
-                    f"trials: {self.info.trial_counts}; unfinished: {', '.join(waiting)}"
-                )
-            time.sleep(poll_s)
-        return self
+
+        def still() -> str:
+            waiting = [
+                f"{t.training_job_name} ({t.status.value})"
+                for t in self.trial_list()
+                if t.ended_at is None
+            ]
+            return (
+                f"tuning job {self.name} still {self.status.value} after {timeout} s; "
+                f"trials: {self.info.trial_counts}; unfinished: {', '.join(waiting)}"
+            )
+
+        return self._wait_while(lambda: self.status in ACTIVE, timeout, poll_s, still)
 
     def stop(self) -> TuningJob:
         """Stop the search and its running trials."""
-        body = self._session.json("POST", f"/api/v1/tuning-jobs/{self.name}/stop")
-        self.info = TuningJobOut.model_validate(body)
-        return self
+        return self._send("POST", "/stop")
 
     def trial_list(self) -> list[TrialOut]:
         """Every trial, by number."""
-        body = self._session.json("GET", f"/api/v1/tuning-jobs/{self.name}/trials")
+        body = self._session.json("GET", f"{self.path}/trials")
         return [TrialOut.model_validate(item) for item in body]
 
     def trials(self, *, sort_by_objective: bool = False) -> pd.DataFrame:
@@ -134,13 +127,13 @@ class TuningJob:
 
     def parameter_importances(self) -> dict[str, float]:
         """Each searched hyperparameter's importance (Optuna's evaluator), largest first."""
-        body = self._session.json("GET", f"/api/v1/tuning-jobs/{self.name}/parameter-importances")
+        body = self._session.json("GET", f"{self.path}/parameter-importances")
         values = [ParameterImportance.model_validate(item) for item in body]
         return {item.name: item.importance for item in values}
 
     def delete(self) -> None:
         """Delete the (ended) tuning job and its trials' training jobs."""
-        self._session.request("DELETE", f"/api/v1/tuning-jobs/{self.name}")
+        self._session.request("DELETE", self.path)
 
 
 class TuningJobs:
