@@ -5,9 +5,9 @@ webhook sender's own thread."""
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
+from opensage.background import WakeableLoop
 from opensage.db import utcnow
 from opensage.errors import OpenSageError
 from opensage.monitoring.alerts import Delivery, WebhookSender, alert_body
@@ -26,9 +26,7 @@ class Monitor:
         self.service = service
         self.retrainer = retrainer
         self.webhooks = WebhookSender()
-        self._wake = threading.Event()
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = WakeableLoop("opensage-monitor", self._round)
         service.on_change = self.wake
         service.on_execution_end.append(self._after_execution)
 
@@ -36,35 +34,22 @@ class Monitor:
         recovered = self.service.recover()
         if recovered:
             logger.info("re-queued %d monitoring executions a stop interrupted", recovered)
-        self._closing.clear()
         self.webhooks.start()
-        self._thread = threading.Thread(target=self._loop, name="opensage-monitor", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def close(self, timeout: float = 30.0) -> None:
-        self._closing.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
+        self._loop.close(timeout)
         self.webhooks.close()
 
-    def _loop(self) -> None:
-        while not self._closing.is_set():
-            self._wake.clear()
-            try:
-                self._tick()
-            except Exception:
-                logger.exception("the monitor's round failed; trying again")
-            self._wake.wait(self._sleep())
-
-    def _tick(self) -> None:
+    def _round(self) -> float:
+        """Queue, run and follow up what is due; how long to wait before the next round."""
         self.service.enqueue_due()
         for name in self.service.pending_baselines():
             self.service.advance_baseline(name)
-        while not self._closing.is_set():
+        while not self._loop.closing.is_set():
             execution = self.service.claim_next_execution()
             if execution is None:
                 break
@@ -76,6 +61,7 @@ class Monitor:
             moved = self.retrainer.advance(schedule, state, config, problem)
             if moved != state:
                 self.service.set_retraining(schedule, number, moved)
+        return self._sleep()
 
     def _sleep(self) -> float:
         due = self.service.next_due()

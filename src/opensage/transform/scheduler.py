@@ -8,22 +8,13 @@ running are failed with the reason (their workers died with it).
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
 
+from opensage.background import SlotScheduler
 from opensage.transform.models import TransformJob
 from opensage.transform.runner import TransformRunner
 from opensage.transform.service import SHUTDOWN_REASON, TransformService
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class _Running:
-    slots: int
-    thread: threading.Thread
-    stop: threading.Event = field(default_factory=threading.Event)
-    interrupt: threading.Event = field(default_factory=threading.Event)
 
 
 class TransformScheduler:
@@ -34,14 +25,15 @@ class TransformScheduler:
     ) -> None:
         self.service = service
         self.runner = runner
-        self.total_slots = total_slots
-        self._running: dict[str, _Running] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
-        service.on_submit = self.wake
-        service.on_stop = self._stop_job
+        self.slots: SlotScheduler[TransformJob] = SlotScheduler(
+            "opensage-transform",
+            service,
+            runner.run,
+            lambda job: (job.name, job.max_parallel),
+            total_slots,
+        )
+        service.on_submit = self.slots.wake
+        service.on_stop = self.slots.stop_job
 
     def start(self) -> None:
         """Settle the jobs a previous server left running, then start claiming jobs."""
@@ -49,77 +41,17 @@ class TransformScheduler:
         if recovered:
             logger.warning("failed %d transform job(s) the previous server left running: %s",
                            len(recovered), ", ".join(recovered))  # fmt: skip
-        self._closing.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name="opensage-transform-scheduler", daemon=True
-        )
-        self._thread.start()
+        self.slots.start()
 
     def wake(self) -> None:
         """Look for work now (a job was submitted or ended)."""
-        self._wake.set()
+        self.slots.wake()
 
     @property
     def free_slots(self) -> int:
-        with self._lock:
-            return self.total_slots - sum(r.slots for r in self._running.values())
+        return self.slots.free_slots
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop claiming; running jobs stop their workers and end Failed (shutdown)."""
-        self._closing.set()
-        self._wake.set()
-        with self._lock:
-            running = list(self._running.values())
-        for job in running:
-            job.interrupt.set()
-        for job in running:
-            if job.thread.ident is not None:  # a claim can be registered just before start
-                job.thread.join(timeout=timeout)
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-        if running:
+        if self.slots.close(timeout):
             self.service.recover(SHUTDOWN_REASON)
-
-    def _stop_job(self, name: str) -> None:
-        with self._lock:
-            job = self._running.get(name)
-        if job is not None:
-            job.stop.set()
-
-    def _loop(self) -> None:
-        while not self._closing.is_set():
-            try:
-                self._claim_all()
-            except Exception:
-                logger.exception("the transform scheduler could not claim jobs; retrying")
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
-
-    def _claim_all(self) -> None:
-        while not self._closing.is_set():
-            free = self.free_slots
-            if free <= 0:
-                return
-            job = self.service.claim_next(free)
-            if job is None:
-                return
-            entry = _Running(slots=job.max_parallel, thread=threading.Thread())
-            entry.thread = threading.Thread(
-                target=self._run,
-                args=(job, entry),
-                name=f"opensage-transform-{job.name}",
-                daemon=True,
-            )
-            with self._lock:
-                self._running[job.name] = entry
-            if self.service.stop_requested(job.name):
-                entry.stop.set()
-            entry.thread.start()
-
-    def _run(self, job: TransformJob, entry: _Running) -> None:
-        try:
-            self.runner.run(job, entry.stop, entry.interrupt)
-        finally:
-            with self._lock:
-                self._running.pop(job.name, None)
-            self._wake.set()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from datetime import UTC, datetime
 
+from opensage.background import WakeableLoop
 from opensage.errors import Conflict, InvalidInput, NotFound, OpenSageError
 from opensage.training.schemas import TrainingJobCreate, TrainingJobOut
 from opensage.training.service import TrainingService
@@ -47,9 +47,7 @@ class Tuner:
         self.service = service
         self.training = training
         self._searches: dict[str, Search] = {}
-        self._wake = threading.Event()
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = WakeableLoop("opensage-tuner", self._round)
         service.on_change = self.wake
         training.on_end.append(lambda name: self.wake())
         # New intermediate values: early stopping judges them now, not at the next poll.
@@ -57,44 +55,36 @@ class Tuner:
 
     def start(self) -> None:
         """Start driving the tuning jobs (those a previous server left too)."""
-        self._thread = threading.Thread(target=self._loop, name="opensage-tuner", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the thread; searches resume from the metadata store at the next start."""
-        self._closing.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
+        self._loop.close(timeout)
         self._searches.clear()
 
     # -- the loop ---------------------------------------------------------------------
-    def _loop(self) -> None:
-        while not self._closing.is_set():
-            self._wake.clear()
-            poll = IDLE_POLL_S
+    def _round(self) -> float:
+        """Drive every active tuning job once; how long to wait before the next round."""
+        poll = IDLE_POLL_S
+        names = self.service.active_names()
+        for name in list(self._searches):
+            if name not in names:
+                del self._searches[name]
+        for name in names:
+            if self._loop.closing.is_set():
+                break
             try:
-                names = self.service.active_names()
-                for name in list(self._searches):
-                    if name not in names:
-                        del self._searches[name]
-                for name in names:
-                    if self._closing.is_set():
-                        return
-                    try:
-                        if self._drive(name):
-                            poll = PRUNING_POLL_S
-                    except OpenSageError as exc:
-                        logger.warning("tuning job %s: %s", name, exc.message)
-                    except Exception:
-                        logger.exception("the tuner failed on tuning job %s; retrying", name)
-                        self._searches.pop(name, None)
+                if self._drive(name):
+                    poll = PRUNING_POLL_S
+            except OpenSageError as exc:
+                logger.warning("tuning job %s: %s", name, exc.message)
             except Exception:
-                logger.exception("the tuner could not read the tuning jobs; retrying")
-            self._wake.wait(timeout=poll)
+                logger.exception("the tuner failed on tuning job %s; retrying", name)
+                self._searches.pop(name, None)
+        return poll
 
     def _drive(self, name: str) -> bool:
         """One round of decisions for one tuning job; True when it wants a quick poll."""
