@@ -392,3 +392,13 @@ def test_scored_window_crossing_a_bound_is_a_violation() -> None:
     found = check_quality(score("binary", truth, noisy.reshape(-1, 1)), bounds)
     assert {v.feature for v in found} == {"accuracy", "f1"}
     assert all(v.check is V.MODEL_QUALITY for v in found)
+
+
+def test_ground_truth_is_read_from_the_window_hour_on(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path / "store"))
+    prefix = "endpoints/ep/ground-truth"
+    store.put_bytes(b'{"eventId": "old", "groundTruth": 1.0}\n', f"{prefix}/2026/11/27/08/a.jsonl")
+    store.put_bytes(b'{"eventId": "new", "groundTruth": 2.0}\n', f"{prefix}/2026/11/27/10/b.jsonl")
+    since = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+    assert read_ground_truth(store, "ep", since) == {"new": 2.0}
+    assert read_ground_truth(store, "ep") == {"old": 1.0, "new": 2.0}

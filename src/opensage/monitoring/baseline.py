@@ -1,8 +1,9 @@
 """A baseline from a dataset version: per-feature statistics, suggested constraints and a
 reference sample of each feature, against which windows of traffic are compared.
 
-The statistics are the dataset's own (``opensage.datasets.statistics``), computed once
-here and stored. The reference sample of a numeric feature is its sorted values, thinned
+The statistics (count, missing share, moments, range, quantiles, histogram edges, and the
+counts of a categorical feature's values) are computed once here and stored. The
+reference sample of a numeric feature is its sorted values, thinned
 to ``REFERENCE_SIZE`` evenly spaced order statistics when there are more, so that a
 window is compared to the whole distribution without reading the dataset again.
 """
@@ -18,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opensage.datasets.statistics import compute_statistics
 from opensage.errors import InvalidInput
 from opensage.monitoring.schemas import Constraints, FeatureConstraint, InferredType
 
@@ -135,9 +135,6 @@ def compute_baseline(
     for name in features:
         column = parquet.read(columns=[name]).column(0)
         described[name], references[name] = describe(name, types[name], _as_floats(column))
-    dataset_stats = {c["name"]: c for c in compute_statistics(str(path)) if c["name"] in features}
-    for name in features:
-        described[name]["dataset"] = dataset_stats.get(name)
     constraints = Constraints(features=[suggest(described[n]) for n in features])
     return features, {"features": described}, constraints, reference_bytes(references)
 

@@ -128,10 +128,17 @@ def store_ground_truth(store: ArtifactStore, endpoint: str, pairs: list[tuple[st
     return key
 
 
-def read_ground_truth(store: ArtifactStore, endpoint: str) -> dict[str, Any]:
-    """Every label uploaded for ``endpoint``, by event id (later uploads win)."""
+def read_ground_truth(
+    store: ArtifactStore, endpoint: str, since: datetime | None = None
+) -> dict[str, Any]:
+    """The labels uploaded for ``endpoint`` (from the hour of ``since`` on: labels come
+    after the requests they are for), by event id; later uploads win."""
+    prefix = ground_truth_prefix(endpoint)
+    first_hour = since.astimezone(UTC).strftime("%Y/%m/%d/%H") if since else ""
     labels: dict[str, Any] = {}
-    for key in store.list(ground_truth_prefix(endpoint)):  # sorted: oldest first
+    for key in store.list(prefix):  # sorted: oldest first
+        if key[len(prefix) + 1 : len(prefix) + 14] < first_hour:
+            continue
         for line in store.read_bytes(key).splitlines():
             if line.strip():
                 record = orjson.loads(line)

@@ -571,7 +571,7 @@ class MonitoringService:
             window, baseline.statistics, baseline.constraints, self.references(baseline_name)
         )
         if problem in PROBLEM_TYPES and window.rows:
-            truth, predicted, notes = join(window, read_ground_truth(self.store, endpoint))
+            truth, predicted, notes = join(window, read_ground_truth(self.store, endpoint, start))
             report.notes.extend(notes)
             if truth.size:
                 quality = score(problem, truth, predicted)  # type: ignore[arg-type]
@@ -579,6 +579,10 @@ class MonitoringService:
                 report.violations.extend(check_quality(quality, baseline.constraints.model_quality))
         if baseline.status is B.IN_PROGRESS:
             report.notes.append("the baseline's predictions are still being computed")
+        try:
+            self.endpoints.get(endpoint)
+        except NotFound:
+            report.notes.append(f"endpoint {endpoint!r} no longer exists")
         return report
 
     def _finish_execution(
