@@ -255,7 +255,8 @@ def test_a_better_model_is_not_promoted_without_auto_promote(world: World) -> No
     assert state["candidate_score"] < state["current_score"]  # trained on the new world
     assert state["better"] is True and state["promoted"] is False
     registered = model_version(env, "strong", state["candidate_version"])
-    assert registered["approval_status"] != "Approved"
+    assert registered["approval_status"] == "PendingManualApproval"
+    assert "holdout rmse" in registered["description"]
     endpoint = env.client.endpoints.get("exam-strong")
     assert endpoint.info.variants[0].model_version == world.strong_version
     assert model_version(env, "strong", world.strong_version)["approval_status"] == "Approved"
@@ -277,7 +278,9 @@ def test_a_worse_candidate_is_not_promoted(world: World) -> None:
     assert state["dataset"] == "exam-few"
     assert state["candidate_score"] > state["current_score"]  # 20 rows make a poor model
     assert state["better"] is False and state["promoted"] is False
-    assert model_version(env, "strong", state["candidate_version"])["approval_status"] != "Approved"
+    candidate = model_version(env, "strong", state["candidate_version"])
+    assert candidate["approval_status"] == "Rejected"
+    assert "not better" in candidate["description"]
     endpoint = env.client.endpoints.get("exam-strong")
     assert endpoint.info.variants[0].model_version == world.strong_version
     assert endpoint.status.value == "InService"

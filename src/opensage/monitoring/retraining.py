@@ -214,12 +214,29 @@ class Retrainer:
             "better": better,
             "promoted": False,
         }
+        comparison = (
+            f"holdout {metric} {scores['candidate']:.4g} against "
+            f"{scores['current']:.4g} of v{state['current_version']}"
+        )
         if better and config.auto_promote:
-            self._promote(state)
+            self._promote(state, comparison)
             result["promoted"] = True
+        else:
+            # A worse model is kept for the record but can never be deployed unforced; a
+            # better one waits for a person's approval.
+            status = ApprovalStatus.PENDING if better else ApprovalStatus.REJECTED
+            self.registry.set_approval(
+                state["model_group"],
+                state["candidate_version"],
+                ApprovalUpdate(
+                    approval_status=status,
+                    description=f"Retrained by monitoring: {comparison}"
+                    + ("" if better else " (not better: rejected)"),
+                ),
+            )
         return result
 
-    def _promote(self, state: dict[str, Any]) -> None:
+    def _promote(self, state: dict[str, Any], comparison: str) -> None:
         """Approve the candidate and move the endpoint's variant to it."""
         group, version = state["model_group"], state["candidate_version"]
         self.registry.set_approval(
@@ -227,7 +244,7 @@ class Retrainer:
             version,
             ApprovalUpdate(
                 approval_status=ApprovalStatus.APPROVED,
-                description=None,
+                description=f"Retrained and promoted by monitoring: {comparison}",
             ),
         )
         endpoint = self.endpoints.get(state["endpoint"])
