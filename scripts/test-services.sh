@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite starts for itself are installed.
 #
-# Today that is a PostgreSQL server: tests/conftest.py (fixture ``postgres_url``) runs
-# ``initdb`` and ``pg_ctl`` on a throw-away data directory. Idempotent: does nothing when
-# the server binaries are already there. Installs them with apt-get when run as root on a
-# Debian/Ubuntu machine; otherwise prints what to do. It never starts a server itself.
+# - A PostgreSQL server: tests/conftest.py (fixture ``postgres_url``) runs ``initdb`` and
+#   ``pg_ctl`` on a throw-away data directory.
+# - Debian's Chromium: the console's browser tests (tests/console) drive it headless with
+#   Playwright (``executable_path``; Playwright downloads no browser of its own).
+#
+# Idempotent: does nothing for what is already there. Installs with apt-get when run as
+# root on a Debian/Ubuntu machine; otherwise prints what to do. It never starts a server.
 set -euo pipefail
 
 have_postgres() {
@@ -20,25 +23,32 @@ have_postgres() {
     return 1
 }
 
-if have_postgres; then
+have_chromium() {
+    command -v chromium >/dev/null 2>&1
+}
+
+missing=()
+have_postgres || missing+=(postgresql)
+have_chromium || missing+=(chromium)
+if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
 
 if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "test-services: installing the PostgreSQL server (apt-get install postgresql)" >&2
+    echo "test-services: installing ${missing[*]} (apt-get install)" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
-    if have_postgres; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    if have_postgres && have_chromium; then
         exit 0
     fi
-    echo "test-services: apt-get installed postgresql but initdb/pg_ctl are still missing" >&2
+    echo "test-services: apt-get ran but ${missing[*]} is still missing" >&2
     exit 1
 fi
 
-cat >&2 <<'NOTE'
-test-services: no PostgreSQL server found (initdb/pg_ctl not on PATH nor in
-/usr/lib/postgresql/*/bin), and this script can only install it as root with apt-get.
-Install it yourself (e.g. `sudo apt-get install postgresql`, `brew install postgresql`);
-until then the PostgreSQL tests (tests/db/test_postgres.py) fail.
+cat >&2 <<NOTE
+test-services: missing ${missing[*]}, and this script can only install them as root with
+apt-get. Install them yourself (e.g. \`sudo apt-get install ${missing[*]}\`); until then
+the PostgreSQL tests (tests/db/test_postgres.py) or the console's browser tests
+(tests/console/test_browser.py) fail.
 NOTE
 exit 0

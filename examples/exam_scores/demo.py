@@ -318,6 +318,7 @@ def main() -> int:
             endpoint = deploy_best(client, search)
             batch_predict(client, endpoint.info.variants[0].model_version)
             monitor_drift(client, endpoint)
+        console.print(f"Console: {url}/   (datasets, training jobs, live metric charts)")
         console.print(f"API:     {url}/api/v1/datasets  {url}/api/v1/tuning-jobs")
         console.print(f"OpenAPI: {url}/openapi.json   (interactive docs: {url}/docs)")
         if args.exit:

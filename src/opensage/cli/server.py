@@ -77,6 +77,7 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     server = uvicorn.Server(config)
     listening = _bind(settings.host, settings.port)
     console.print(f"OpenSage {app.version} listening on [bold]{settings.url}[/]")
+    console.print(f"  console:   {settings.url}/")
     console.print(f"  API:       {settings.url}/api/v1   (OpenAPI: {settings.url}/openapi.json)")
     console.print(f"  data:      {settings.data_dir}")
     console.print(f"  metadata:  {_redact(settings.resolved_database_url)}")

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from opensage._version import __version__
 from opensage.auth.policy import Permission, rule
 from opensage.auth.routes import router as auth_router
 from opensage.config import Settings
+from opensage.console.routes import STATIC as CONSOLE_STATIC
+from opensage.console.routes import PageNotFound, SignInNeeded, not_found_page, sign_in_redirect
+from opensage.console.routes import router as console_router
 from opensage.datasets.routes import router as datasets_router
 from opensage.monitoring.routes import router as monitoring_router
 from opensage.platform import Platform, open_platform
@@ -73,6 +77,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.include_router(runtime_router)
     app.include_router(transform_router)
     app.include_router(monitoring_router)
+    app.include_router(console_router)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.add_exception_handler(SignInNeeded, sign_in_redirect)  # type: ignore[arg-type]
+    app.add_exception_handler(PageNotFound, not_found_page)  # type: ignore[arg-type]
     app.add_middleware(AuditMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

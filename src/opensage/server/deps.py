@@ -16,6 +16,9 @@ from opensage.training.service import TrainingService
 from opensage.transform.service import TransformService
 from opensage.tuning.service import TuningService
 
+SESSION_COOKIE = "opensage_session"
+"""The console's sign-in: the API key, in an HttpOnly, SameSite=Strict cookie."""
+
 
 def get_platform(request: Request) -> Platform:
     """The platform this app serves."""
@@ -74,7 +77,10 @@ def authorize(request: Request) -> None:
         raise Forbidden("this route has no access rule, so nobody may call it")
     if permission is Permission.PUBLIC:
         return
-    principal = get_auth(request).authenticate(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    if authorization is None and SESSION_COOKIE in request.cookies:
+        authorization = f"Bearer {request.cookies[SESSION_COOKIE]}"
+    principal = get_auth(request).authenticate(authorization)
     request.state.principal = principal
     if not allows(principal.role, permission):
         raise require_permission_error(principal, permission.value)

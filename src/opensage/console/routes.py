@@ -1,0 +1,320 @@
+"""The web console: server-rendered pages over the services, with live parts that call
+the same REST API the SDK uses (from the browser, with the session cookie).
+
+Signing in stores the API key in an HttpOnly, SameSite=Strict cookie, which the API
+accepts like an ``Authorization`` header; with auth off (loopback) nobody signs in.
+Pages offer only the actions the viewer's role may take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from opensage.auth.policy import Permission, allows, rule
+from opensage.auth.service import Principal
+from opensage.errors import NotFound, Unauthorized
+from opensage.monitoring.schemas import MonitoringExecutionOut
+from opensage.platform import Platform
+from opensage.server.deps import SESSION_COOKIE, get_platform
+from opensage.training.states import ACTIVE as TRAINING_ACTIVE
+from opensage.training.states import TrainingJobStatus
+from opensage.tuning.states import ACTIVE as TUNING_ACTIVE
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+PUBLIC = rule(Permission.PUBLIC)
+"""Pages check who is viewing themselves, to send a stranger to the sign-in page."""
+RECENT = 8
+
+
+class SignInNeeded(Exception):
+    """The viewer must sign in first (turned into a redirect by the app)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+@dataclass
+class Viewer:
+    """Who is looking, and what the pages may offer them."""
+
+    principal: Principal
+    auth_enabled: bool
+
+    def can(self, permission: str) -> bool:
+        return allows(self.principal.role, Permission(permission))
+
+
+def viewer(request: Request) -> Viewer:
+    """The signed-in viewer (anyone, with auth off); else off to the sign-in page."""
+    auth = get_platform(request).auth
+    key = request.cookies.get(SESSION_COOKIE)
+    try:
+        principal = auth.authenticate(f"Bearer {key}" if key else None)
+    except Unauthorized:
+        raise SignInNeeded(str(request.url.path)) from None
+    return Viewer(principal=principal, auth_enabled=auth.enabled)
+
+
+Seen = Annotated[Viewer, Depends(viewer)]
+Services = Annotated[Platform, Depends(get_platform)]
+
+
+def page(request: Request, name: str, who: Viewer, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"viewer": who, **context})
+
+
+def sign_in_redirect(request: Request, exc: SignInNeeded) -> Response:
+    return RedirectResponse(f"/login?next={quote(exc.target)}", status_code=303)
+
+
+# -- signing in -------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "login.html", {"next": _local(next), "error": None, "viewer": None}
+    )
+
+
+@router.post("/login", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def login(
+    request: Request,
+    services: Services,
+    api_key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    try:
+        await run_in_threadpool(services.auth.authenticate, f"Bearer {api_key.strip()}")
+    except Unauthorized as exc:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _local(next), "error": exc.message, "viewer": None},
+            status_code=401,
+        )
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, api_key.strip(), httponly=True, samesite="strict", max_age=12 * 3600
+    )
+    return response
+
+
+@router.post("/logout", openapi_extra=PUBLIC)
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _local(target: str) -> str:
+    """Only paths on this server (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+# -- pages ------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def home(request: Request, who: Seen, services: Services) -> HTMLResponse:
+    """Counts, what is running now, and the latest of everything."""
+
+    def gather() -> dict[str, Any]:
+        running = services.training.list_jobs(limit=RECENT, status=TrainingJobStatus.IN_PROGRESS)
+        return {
+            "counts": {
+                "datasets": services.datasets.count(),
+                "training jobs": _count(services.training.list_jobs),
+                "tuning jobs": _count(services.tuning.list_jobs),
+                "endpoints": _count(services.endpoints.list_endpoints),
+            },
+            "running": running.items,
+            "datasets": services.datasets.list_datasets(limit=RECENT).items,
+            "jobs": services.training.list_jobs(limit=RECENT).items,
+            "endpoints": services.endpoints.list_endpoints(limit=RECENT).items,
+        }
+
+    return page(request, "home.html", who, **await run_in_threadpool(gather))
+
+
+@router.get("/datasets", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def datasets_page(
+    request: Request, who: Seen, services: Services, page_token: str | None = None
+) -> HTMLResponse:
+    listed = await run_in_threadpool(
+        services.datasets.list_datasets, limit=50, page_token=page_token
+    )
+    return page(request, "datasets.html", who, page=listed)
+
+
+@router.get("/datasets/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def dataset_page(
+    request: Request,
+    who: Seen,
+    services: Services,
+    name: str,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    def gather() -> dict[str, Any]:
+        chosen = services.datasets.get_version(name, version)
+        return {
+            "dataset": services.datasets.get(name),
+            "version": chosen,
+            "statistics": services.datasets.statistics(name, chosen.version),
+            "versions": services.datasets.list_versions(name, limit=50).items,
+        }
+
+    return page(request, "dataset.html", who, **await _found(gather))
+
+
+@router.get("/training-jobs", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def training_jobs_page(
+    request: Request,
+    who: Seen,
+    services: Services,
+    status: TrainingJobStatus | None = None,
+    page_token: str | None = None,
+) -> HTMLResponse:
+    listed = await run_in_threadpool(
+        services.training.list_jobs, limit=50, page_token=page_token, status=status
+    )
+    return page(
+        request,
+        "training_jobs.html",
+        who,
+        page=listed,
+        status=status,
+        statuses=list(TrainingJobStatus),
+    )
+
+
+@router.get("/training-jobs/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def training_job_page(
+    request: Request, who: Seen, services: Services, name: str
+) -> HTMLResponse:
+    job = await _found(lambda: services.training.get(name))
+    return page(
+        request,
+        "training_job.html",
+        who,
+        job=job,
+        active=job.status in TRAINING_ACTIVE,
+    )
+
+
+@router.get("/tuning-jobs", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def tuning_jobs_page(
+    request: Request, who: Seen, services: Services, page_token: str | None = None
+) -> HTMLResponse:
+    listed = await run_in_threadpool(services.tuning.list_jobs, limit=50, page_token=page_token)
+    return page(request, "tuning_jobs.html", who, page=listed)
+
+
+@router.get("/tuning-jobs/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def tuning_job_page(
+    request: Request, who: Seen, services: Services, name: str
+) -> HTMLResponse:
+    def gather() -> dict[str, Any]:
+        job = services.tuning.get(name)
+        return {
+            "job": job,
+            "active": job.status in TUNING_ACTIVE,
+            "trials": services.tuning.trials(name),
+            "importances": services.tuning.importances(name)
+            if job.trial_counts.completed > 1
+            else [],
+            "parameters": sorted(job.parameter_ranges),
+        }
+
+    return page(request, "tuning_job.html", who, **await _found(gather))
+
+
+@router.get("/models", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def models_page(
+    request: Request, who: Seen, services: Services, page_token: str | None = None
+) -> HTMLResponse:
+    listed = await run_in_threadpool(services.registry.list_groups, limit=50, page_token=page_token)
+    return page(request, "models.html", who, page=listed)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def model_page(request: Request, who: Seen, services: Services, name: str) -> HTMLResponse:
+    def gather() -> dict[str, Any]:
+        return {
+            "group": services.registry.get_group(name),
+            "versions": services.registry.list_versions(name)[::-1],
+        }
+
+    return page(request, "model.html", who, **await _found(gather))
+
+
+@router.get("/monitoring", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def monitoring_page(
+    request: Request, who: Seen, services: Services, page_token: str | None = None
+) -> HTMLResponse:
+    listed = await run_in_threadpool(
+        services.monitoring.list_schedules, limit=50, page_token=page_token
+    )
+    return page(request, "monitoring.html", who, page=listed)
+
+
+@router.get("/monitoring/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def monitoring_schedule_page(
+    request: Request,
+    who: Seen,
+    services: Services,
+    name: str,
+    execution: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    def gather() -> dict[str, Any]:
+        schedule = services.monitoring.get_schedule(name)
+        executions = services.monitoring.list_executions(name, limit=50).items
+        shown: MonitoringExecutionOut | None
+        if execution is not None:
+            shown = services.monitoring.get_execution(name, execution)
+        else:  # the latest with a report, else the latest
+            shown = next((e for e in executions if e.report), executions[0] if executions else None)
+        quality = [
+            {"number": e.number, **e.report.model_quality.metrics}
+            for e in reversed(executions)
+            if e.report is not None and e.report.model_quality is not None
+        ]
+        return {"schedule": schedule, "executions": executions, "shown": shown, "quality": quality}
+
+    return page(request, "monitoring_schedule.html", who, **await _found(gather))
+
+
+async def _found(gather: Any) -> Any:
+    """``gather()`` on a thread; a missing resource is the not-found page."""
+    try:
+        return await run_in_threadpool(gather)
+    except NotFound as exc:
+        raise PageNotFound(exc.message) from None
+
+
+class PageNotFound(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def not_found_page(request: Request, exc: PageNotFound) -> Response:
+    who = None
+    with contextlib.suppress(SignInNeeded):
+        who = viewer(request)
+    return templates.TemplateResponse(
+        request, "not_found.html", {"message": exc.message, "viewer": who}, status_code=404
+    )
+
+
+def _count(list_page: Any) -> str:
+    """How many there are, from a page of 200 (as "200+" beyond)."""
+    found = list_page(limit=200)
+    return f"{len(found.items)}+" if found.next_page_token else str(len(found.items))
