@@ -92,7 +92,7 @@ class InternalError(OpenSageError):
 
 
 class ServerUnavailable(OpenSageError):
-    """The SDK could not reach the server (client side only)."""
+    """A server could not be reached: the SDK's server, or an endpoint's data plane."""
 
     code = "server_unavailable"
     status = 503

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,7 @@ def test_every_page_loads_without_errors(browser: Browser, console: Console) -> 
         ("/tuning-jobs", "tuning-jobs", "Tuning jobs"),
         ("/models", "models", "Models"),
         ("/monitoring", "monitoring", "Monitoring"),
+        ("/endpoints", "endpoints", "Endpoints"),
     ):
         response = page.goto(url + path)
         assert response is not None and response.status == 200, path
@@ -310,4 +312,60 @@ def test_the_monitoring_pages_show_drift_and_run_now(browser: Browser, console: 
     page.wait_for_url(f"{console.server.url}/monitoring/exam-watch?execution=2", timeout=30000)
     assert "Execution #2" in page.locator("#report h2").inner_text()
     assert page.locator("#executions tbody tr").count() == 2
+    assert watched.errors == []
+
+
+def test_the_endpoint_page_charts_live_traffic_and_tries_a_request(
+    browser: Browser, console: Console
+) -> None:
+    viewer = signed_in(browser, console, console.viewer_key)
+    viewer.page.goto(f"{console.server.url}/endpoints/exam-ep")
+    assert viewer.page.get_by_role("button", name="Delete the endpoint").count() == 0
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.goto(f"{console.server.url}/endpoints/exam-ep")
+    assert "exam-served v1" in page.locator("#variants").inner_text()
+    sending = threading.Event()
+
+    def traffic() -> None:
+        with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
+            endpoint = client.endpoints.get("exam-ep")
+            while not sending.is_set():
+                endpoint.predict([[5.0, 5.0]])
+                time.sleep(0.02)
+
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    try:
+        page.wait_for_function(
+            "Number(document.getElementById('live-chart').dataset.points || 0) >= 2",
+            timeout=20000,
+        )
+    finally:
+        sending.set()
+        sender.join()
+    assert "invocations so far" in page.locator("#live-summary").inner_text()
+    page.get_by_label("Request body").fill("1.0,2.0\n3.0,4.0")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function("document.getElementById('try-answer').textContent.length > 0")
+    answer = page.locator("#try-answer").inner_text()
+    assert answer.startswith("HTTP 200") and len(answer.strip().splitlines()) == 3
+    page.get_by_label("Request body").fill("1.0,not-a-number")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function("document.getElementById('try-answer').textContent.includes('HTTP 4')")
+    shoot(page, "endpoint")
+    assert watched.errors == [] and viewer.errors == []
+
+
+def test_an_endpoint_is_deleted_from_its_page(browser: Browser, console: Console) -> None:
+    with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
+        client.models.get("exam-served", 1).deploy("exam-doomed")
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{console.server.url}/endpoints/exam-doomed")
+    page.get_by_role("button", name="Delete the endpoint").click()
+    page.wait_for_url(f"{console.server.url}/endpoints")
+    with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
+        assert "exam-doomed" not in [e.name for e in client.endpoints.list()]
     assert watched.errors == []

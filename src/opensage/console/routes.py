@@ -9,19 +9,22 @@ Pages offer only the actions the viewer's role may take.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import httpx
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
 
 from opensage.auth.policy import Permission, allows, rule
 from opensage.auth.service import Principal
-from opensage.errors import NotFound, Unauthorized
+from opensage.errors import Forbidden, NotFound, ServerUnavailable, Unauthorized
 from opensage.monitoring.schemas import MonitoringExecutionOut
 from opensage.platform import Platform
 from opensage.server.deps import SESSION_COOKIE, get_platform
@@ -290,6 +293,79 @@ async def monitoring_schedule_page(
         return {"schedule": schedule, "executions": executions, "shown": shown, "quality": quality}
 
     return page(request, "monitoring_schedule.html", who, **await _found(gather))
+
+
+@router.get("/endpoints", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def endpoints_page(
+    request: Request, who: Seen, services: Services, page_token: str | None = None
+) -> HTMLResponse:
+    listed = await run_in_threadpool(
+        services.endpoints.list_endpoints, limit=50, page_token=page_token
+    )
+    return page(request, "endpoints.html", who, page=listed)
+
+
+@router.get("/endpoints/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def endpoint_page(request: Request, who: Seen, services: Services, name: str) -> HTMLResponse:
+    def gather() -> dict[str, Any]:
+        endpoint = services.endpoints.get(name)
+        variant = endpoint.variants[0]
+        try:
+            model = services.registry.get_version(variant.model_group, variant.model_version)
+            width = len(model.feature_names) or 1
+        except NotFound:
+            width = 1
+        return {"endpoint": endpoint, "example": ",".join(["0"] * width)}
+
+    return page(request, "endpoint.html", who, **await _found(gather))
+
+
+@router.get("/endpoints/{name}/live", openapi_extra=PUBLIC)
+async def endpoint_live(who: Seen, services: Services, name: str) -> dict[str, Any]:
+    """The endpoint's counters now, for the live chart (the page computes the rates)."""
+    _require(who, Permission.ENDPOINTS_READ)
+    return await run_in_threadpool(services.endpoints.live_metrics, name)
+
+
+class TryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=1_000_000)
+    content_type: Literal["text/csv", "application/json", "application/jsonlines"]
+
+
+@router.post("/endpoints/{name}/try", openapi_extra=PUBLIC)
+async def endpoint_try(
+    request: Request, who: Seen, services: Services, name: str, attempt: TryRequest
+) -> dict[str, Any]:
+    """Send the form's request to the endpoint's data plane, as the viewer."""
+    _require(who, Permission.ENDPOINTS_INVOKE)
+    endpoint = await run_in_threadpool(services.endpoints.get, name)
+    host = services.settings.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{host}:{endpoint.data_plane_port}/endpoints/{name}/invocations"
+    key = request.cookies.get(SESSION_COOKIE)
+    headers: dict[str, str] = {"Content-Type": attempt.content_type}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        try:
+            answer = await client.post(url, content=attempt.body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServerUnavailable(f"the data plane of {name!r} does not answer: {exc}") from None
+    return {
+        "status": answer.status_code,
+        "content_type": answer.headers.get("content-type", ""),
+        "body": answer.text,
+        "variant": answer.headers.get("x-amzn-invoked-production-variant"),
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
+def _require(who: Viewer, permission: Permission) -> None:
+    if not who.can(permission.value):
+        raise Forbidden(f"role {who.principal.role.value} may not {permission.value}")
 
 
 async def _found(gather: Any) -> Any:

@@ -13,12 +13,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opensage.db import Database, utcnow
-from opensage.errors import Conflict, InvalidInput, NotFound
+from opensage.errors import Conflict, InvalidInput, NotFound, ServerUnavailable
 from opensage.pagination import (
     Page,
     contains_pattern,
@@ -169,6 +171,18 @@ class EndpointService:
             rows = list(session.scalars(query).all())
             return newest_first_page(rows, limit, lambda r: self._out(r))
 
+    def live_metrics(self, name: str) -> dict[str, Any]:
+        """The endpoint's counters from its data plane's ``/metrics`` right now, summed
+        over variants: invocations, errors by kind, and the latency histograms (model and
+        total) as cumulative buckets. Rates come from two readings."""
+        port = self.get(name).data_plane_port
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        try:
+            text = httpx.get(f"http://{_url_host(host)}:{port}/metrics", timeout=2.0).text
+        except httpx.HTTPError as exc:
+            raise ServerUnavailable(f"the data plane of {name!r} does not answer: {exc}") from None
+        return summarize_metrics(text)
+
     def serving(self, group: str, version: int | None) -> list[str]:
         """Endpoints whose config uses the model group (or that version of it)."""
         with self.db.reader() as session:
@@ -314,6 +328,33 @@ class EndpointService:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+def summarize_metrics(text: str) -> dict[str, Any]:
+    """Invocation counters and latency buckets of a data plane's Prometheus text."""
+    invocations = 0.0
+    errors: dict[str, float] = {}
+    buckets: dict[str, dict[float, float]] = {"model": {}, "overhead": {}}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "opensage_invocations_total":
+                invocations += sample.value
+            elif sample.name == "opensage_invocation_errors_total":
+                kind = sample.labels.get("kind", "other")
+                errors[kind] = errors.get(kind, 0.0) + sample.value
+            elif sample.name.endswith("_latency_seconds_bucket"):
+                which = "model" if sample.name.startswith("opensage_model") else "overhead"
+                bound = float(sample.labels["le"])
+                buckets[which][bound] = buckets[which].get(bound, 0.0) + sample.value
+    return {
+        "invocations": invocations,
+        "errors": errors,
+        "latency_buckets": {k: sorted(v.items()) for k, v in buckets.items()},
+    }
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _free_port(host: str) -> int:

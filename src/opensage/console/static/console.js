@@ -409,6 +409,97 @@ function runNowButton() {
   });
 }
 
+// -- an endpoint: live invocations/s and latency, try it, delete ------------------------
+function percentileMs(before, after, q) {
+  // Cumulative buckets [[le, count]...] of two readings: the q-quantile of what came between.
+  const deltas = after.map(([le, count], i) => [le, count - (before[i] ? before[i][1] : 0)]);
+  const total = deltas.length ? deltas[deltas.length - 1][1] : 0;
+  if (total <= 0) return null;
+  const found = deltas.find(([, count]) => count >= q * total);
+  return found && Number.isFinite(found[0]) ? found[0] * 1000 : null;
+}
+
+async function followEndpoint(root) {
+  const name = encodeURIComponent(root.dataset.name);
+  const tryIt = document.getElementById("try-it");
+  if (tryIt) {
+    tryIt.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = document.getElementById("try-answer");
+      try {
+        const answer = await api("POST", `/endpoints/${name}/try`, {
+          body: tryIt.elements.body.value,
+          content_type: tryIt.elements.content_type.value,
+        });
+        out.textContent = `HTTP ${answer.status} (${answer.content_type}, ${answer.ms} ms` +
+          `${answer.variant ? `, variant ${answer.variant}` : ""})\n${answer.body}`;
+      } catch (error) {
+        out.textContent = error.message;
+      }
+    });
+  }
+  const remove = document.getElementById("delete-endpoint");
+  if (remove) {
+    remove.addEventListener("click", async () => {
+      if (!window.confirm(`Delete endpoint ${root.dataset.name}?`)) return;
+      try {
+        await fetch(`/api/v1/endpoints/${name}`, { method: "DELETE" }).then((r) => {
+          if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        });
+        window.location.href = "/endpoints";
+      } catch (error) {
+        document.getElementById("delete-result").textContent = error.message;
+      }
+    });
+  }
+  if (root.dataset.live !== "true") return;
+  const element = document.getElementById("live-chart");
+  const summary = document.getElementById("live-summary");
+  const series = [[], [], [], []]; // time, invocations/s, model p50 ms, model p95 ms
+  let plot = null;
+  let previous = null;
+  for (;;) {
+    try {
+      const reading = { at: Date.now() / 1000, ...(await api("GET", `/endpoints/${name}/live`)) };
+      if (previous) {
+        const seconds = Math.max(reading.at - previous.at, 0.001);
+        const rate = (reading.invocations - previous.invocations) / seconds;
+        const model = [previous.latency_buckets.model, reading.latency_buckets.model];
+        series[0].push(reading.at);
+        series[1].push(rate);
+        series[2].push(percentileMs(...model, 0.5));
+        series[3].push(percentileMs(...model, 0.95));
+        for (const column of series) if (column.length > 150) column.shift();
+        if (!plot) {
+          plot = new uPlot({
+            title: "traffic",
+            width: chartWidth(element, 320),
+            height: 220,
+            scales: { ms: {} },
+            series: [
+              {},
+              { label: "invocations/s", stroke: "#1f5fbf", width: 2 },
+              { label: "model p50 (ms)", stroke: "#2b8a3e", scale: "ms", spanGaps: true },
+              { label: "model p95 (ms)", stroke: "#d9480f", scale: "ms", spanGaps: true },
+            ],
+            axes: [{}, { label: "per second" }, { scale: "ms", side: 1, label: "ms" }],
+          }, series, element);
+        } else {
+          plot.setData(series);
+        }
+        element.dataset.points = String(series[0].length);
+        const errors = Object.entries(reading.errors).map(([k, v]) => `${k} ${v}`).join(", ");
+        summary.textContent = `${reading.invocations} invocations so far, ${rate.toFixed(1)}/s now; ` +
+          `errors: ${errors || "none"}`;
+      }
+      previous = reading;
+    } catch (error) {
+      summary.textContent = error.message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".chart.histogram").forEach(drawHistogram);
   const job = document.getElementById("training-job");
@@ -421,4 +512,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const quality = document.getElementById("quality-chart");
   if (quality) drawQuality(quality);
   runNowButton();
+  const endpoint = document.getElementById("endpoint");
+  if (endpoint) followEndpoint(endpoint);
 });
