@@ -369,3 +369,65 @@ def test_an_endpoint_is_deleted_from_its_page(browser: Browser, console: Console
     with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
         assert "exam-doomed" not in [e.name for e in client.endpoints.list()]
     assert watched.errors == []
+
+
+def test_jobs_compare_side_by_side(browser: Browser, console: Console) -> None:
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.goto(f"{console.server.url}/training-jobs")
+    page.get_by_label(f"Compare {console.job}").check()
+    page.get_by_label("Compare exam-search-001").check()
+    page.get_by_role("button", name="Compare the chosen jobs").click()
+    page.wait_for_url("**/training-jobs/compare?names=*")
+    page.wait_for_selector('[data-key="validation:rmse"] canvas')
+    chart = page.locator('[data-key="validation:rmse"]')
+    assert chart.get_attribute("data-series") == "1"  # only the trial was validated
+    train = page.locator('[data-key="train:rmse"]')
+    assert train.get_attribute("data-series") == "2"
+    assert int(train.get_attribute("data-points") or 0) == 30  # the longer job's rounds
+    assert page.locator("#compare-table tr.differs").count() >= 1  # num_round differs
+    shoot(page, "training-jobs-compare")
+    assert watched.errors == []
+
+
+def test_a_dataset_uploads_with_progress(
+    browser: Browser, console: Console, tmp_path: Path
+) -> None:
+    source = tmp_path / "fresh.csv"
+    source.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(500)))
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.goto(f"{console.server.url}/datasets")
+    page.get_by_label("CSV, Parquet or JSON Lines file").set_input_files(str(source))
+    page.get_by_label("Dataset name").fill("fresh")
+    page.get_by_label("Label column").fill("y")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_function(
+        "location.pathname === '/datasets/fresh'"
+        " || document.getElementById('upload-result')?.textContent.includes('HTTP')"
+        " || (document.getElementById('upload-result')?.textContent || '').length > 40",
+        timeout=30000,
+    )
+    assert page.url == f"{console.server.url}/datasets/fresh", page.locator(
+        "#upload-result"
+    ).inner_text()
+    assert "500" in page.locator(".facts").inner_text()
+    assert page.locator(".chart.histogram").count() == 3
+    assert watched.errors == []
+
+
+def test_pages_fit_a_phone_and_load_fast(browser: Browser, console: Console) -> None:
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    watched = Watched(phone)
+    phone.goto(f"{console.server.url}/login")
+    phone.get_by_label("API key").fill(ADMIN_KEY)
+    phone.get_by_role("button", name="Sign in").click()
+    phone.wait_for_url(f"{console.server.url}/")
+    for path in ("/", "/datasets/exam", f"/training-jobs/{console.job}", "/monitoring/exam-watch"):
+        started = time.monotonic()
+        phone.goto(console.server.url + path, wait_until="load")
+        assert time.monotonic() - started < 1.0, path  # the page budget
+        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} is {overflow}px wider than the phone"
+    shoot(phone, "phone-home")
+    assert watched.errors == []

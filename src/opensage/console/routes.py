@@ -199,6 +199,35 @@ async def training_jobs_page(
     )
 
 
+@router.get("/training-jobs/compare", response_class=HTMLResponse, openapi_extra=PUBLIC)
+async def compare_page(
+    request: Request,
+    who: Seen,
+    services: Services,
+    names: Annotated[str, Query(max_length=1000)] = "",
+) -> HTMLResponse:
+    """Several jobs side by side: hyperparameters (the differing ones marked), final
+    metrics, and their curves on shared charts."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()][:8]
+
+    def gather() -> dict[str, Any]:
+        jobs = [services.training.get(name) for name in wanted]
+        hyperparameters = sorted({k for job in jobs for k in job.hyperparameters})
+        differing = {
+            k for k in hyperparameters if len({job.hyperparameters.get(k) for job in jobs}) > 1
+        }
+        metrics = sorted({k for job in jobs for k in job.final_metrics})
+        return {
+            "jobs": jobs,
+            "names": wanted,
+            "hyperparameters": hyperparameters,
+            "differing": differing,
+            "metrics": metrics,
+        }
+
+    return page(request, "compare.html", who, **await _found(gather))
+
+
 @router.get("/training-jobs/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
 async def training_job_page(
     request: Request, who: Seen, services: Services, name: str

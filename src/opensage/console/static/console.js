@@ -500,6 +500,86 @@ async function followEndpoint(root) {
   }
 }
 
+// -- comparing training jobs: one chart per metric, a curve per job ----------------------
+async function compareJobs(root) {
+  const names = JSON.parse(root.dataset.names);
+  const container = document.getElementById("compare-charts");
+  const byMetric = {};
+  for (const name of names) {
+    const points = await api("GET", `/api/v1/training-jobs/${encodeURIComponent(name)}/metrics`);
+    for (const point of points) {
+      byMetric[point.name] = byMetric[point.name] || {};
+      (byMetric[point.name][name] = byMetric[point.name][name] || []).push([point.step, point.value]);
+    }
+  }
+  for (const metric of Object.keys(byMetric).sort()) {
+    const series = byMetric[metric];
+    if (Object.values(series).every((points) => points.length < 2)) continue;
+    const jobs = names.filter((n) => series[n]);
+    const data = alignSeries(Object.fromEntries(jobs.map((n) => [n, series[n]])));
+    const { element } = figure(container, `${metric} by step for ${jobs.join(", ")}`, metric);
+    element.dataset.metric = metric;
+    new uPlot({
+      title: metric,
+      width: chartWidth(element, 320),
+      height: 220,
+      scales: { x: { time: false } },
+      series: [{ label: "step" }, ...jobs.map((n, i) => ({
+        label: n, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true,
+      }))],
+    }, data, element);
+    element.dataset.points = String(data[0].length);
+    element.dataset.series = String(jobs.length);
+  }
+}
+
+function compareChoice() {
+  const button = document.getElementById("compare-chosen");
+  if (!button) return;
+  button.addEventListener("click", () => {
+    const names = [...document.querySelectorAll("input[name=compare]:checked")].map((i) => i.value);
+    if (names.length) window.location.href = `/training-jobs/compare?names=${names.map(encodeURIComponent).join(",")}`;
+  });
+}
+
+// -- uploading a dataset, with progress ---------------------------------------------------
+function uploadForm() {
+  const form = document.getElementById("upload-dataset");
+  if (!form) return;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const file = form.elements.file.files[0];
+    const bar = document.getElementById("upload-progress");
+    const result = document.getElementById("upload-result");
+    const request = new XMLHttpRequest();
+    request.open("POST", `/api/v1/uploads?filename=${encodeURIComponent(file.name)}`);
+    request.setRequestHeader("Content-Type", "application/octet-stream");
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = e.loaded / e.total;
+    });
+    request.addEventListener("load", async () => {
+      let answer = {};
+      try { answer = JSON.parse(request.responseText); } catch { /* not JSON */ }
+      if (request.status >= 300) {
+        result.textContent = answer.error ? answer.error.message : `HTTP ${request.status}`;
+        return;
+      }
+      bar.value = 1;
+      result.textContent = "Uploaded; reading it into a dataset…";
+      const body = { name: form.elements.name.value.trim(), source: answer.source };
+      if (form.elements.label.value.trim()) body.label = form.elements.label.value.trim();
+      try {
+        const created = await api("POST", "/api/v1/datasets", body);
+        window.location.href = `/datasets/${encodeURIComponent(created.dataset || body.name)}`;
+      } catch (error) {
+        result.textContent = error.message;
+      }
+    });
+    request.addEventListener("error", () => { result.textContent = "the upload failed"; });
+    request.send(file);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".chart.histogram").forEach(drawHistogram);
   const job = document.getElementById("training-job");
@@ -514,4 +594,8 @@ document.addEventListener("DOMContentLoaded", () => {
   runNowButton();
   const endpoint = document.getElementById("endpoint");
   if (endpoint) followEndpoint(endpoint);
+  const compare = document.getElementById("compare");
+  if (compare) compareJobs(compare);
+  uploadForm();
+  compareChoice();
 });
