@@ -431,3 +431,22 @@ def test_pages_fit_a_phone_and_load_fast(browser: Browser, console: Console) -> 
         assert overflow <= 1, f"{path} is {overflow}px wider than the phone"
     shoot(phone, "phone-home")
     assert watched.errors == []
+
+
+def test_an_admin_changes_an_endpoints_weights(browser: Browser, console: Console) -> None:
+    viewer = signed_in(browser, console, console.viewer_key)
+    viewer.page.goto(f"{console.server.url}/endpoints/exam-ep")
+    assert viewer.page.get_by_role("button", name="Update weights").count() == 0
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.goto(f"{console.server.url}/endpoints/exam-ep")
+    page.get_by_label("Weight of AllTraffic").fill("3")
+    page.get_by_role("button", name="Update weights").click()
+    page.wait_for_function(
+        "document.querySelector('#variants tbody').textContent.includes('3.0')", timeout=60000
+    )
+    with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
+        endpoint = client.endpoints.get("exam-ep")
+        assert endpoint.status.value == "InService"
+        assert endpoint.info.variants[0].initial_weight == 3.0
+    assert watched.errors == [] and viewer.errors == []

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "exam_scores" / "demo.py"
@@ -81,3 +83,32 @@ def test_demo_runs_end_to_end_and_exits(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already on the platform" in again.stdout
     assert "endpoint exam-score updated (blue/green) to v2" in again.stdout
+
+    # The console it printed shows the example's work on every page, each in under 1 s.
+    assert f"Console: http://127.0.0.1:{port}/" in again.stdout
+    server = ServerProcess(data_dir=data_dir, port=port).start()
+    try:
+        tuning_job = result.stdout.split("4. Tuning job ")[1].split(":")[0]
+        pages = {
+            "/": ["exam-scores", "exam-score"],
+            "/datasets": ["exam-scores"],
+            "/datasets/exam-scores": ["study_hours", "exam_score"],
+            "/training-jobs": ["exam-xgb-"],
+            "/tuning-jobs": [tuning_job],
+            f"/tuning-jobs/{tuning_job}": ["validation:rmse", "Register best"],
+            "/models/exam-score": ["v1", "v2", "Approved"],
+            "/endpoints/exam-score": ["exam-score", "v2"],
+            "/monitoring": ["exam-score-monitor"],
+            "/monitoring/exam-score-monitor": ["study_hours", "baseline_drift_check"],
+        }
+        with httpx.Client(base_url=server.url, timeout=10) as console:
+            for path, words in pages.items():
+                started = time.monotonic()
+                answer = console.get(path)
+                seconds = time.monotonic() - started
+                assert answer.status_code == 200, path
+                for word in words:
+                    assert word in answer.text, (path, word)
+                assert seconds < 1.0, (path, seconds)
+    finally:
+        server.kill()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +40,7 @@ router = APIRouter(include_in_schema=False)
 PUBLIC = rule(Permission.PUBLIC)
 """Pages check who is viewing themselves, to send a stranger to the sign-in page."""
 RECENT = 8
+PAGE_SIZE = 50
 
 
 class SignInNeeded(Exception):
@@ -76,6 +78,22 @@ Services = Annotated[Platform, Depends(get_platform)]
 
 def page(request: Request, name: str, who: Viewer, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"viewer": who, **context})
+
+
+async def listing(
+    request: Request,
+    who: Viewer,
+    name: str,
+    lister: Callable[..., Any],
+    page_token: str | None,
+    filters: dict[str, Any] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A list page: one page of ``lister``'s resources, newest first."""
+    listed = await run_in_threadpool(
+        lambda: lister(limit=PAGE_SIZE, page_token=page_token, **(filters or {}))
+    )
+    return page(request, name, who, page=listed, **context)
 
 
 def sign_in_redirect(request: Request, exc: SignInNeeded) -> Response:
@@ -152,10 +170,7 @@ async def home(request: Request, who: Seen, services: Services) -> HTMLResponse:
 async def datasets_page(
     request: Request, who: Seen, services: Services, page_token: str | None = None
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(
-        services.datasets.list_datasets, limit=50, page_token=page_token
-    )
-    return page(request, "datasets.html", who, page=listed)
+    return await listing(request, who, "datasets.html", services.datasets.list_datasets, page_token)
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
@@ -186,14 +201,13 @@ async def training_jobs_page(
     status: TrainingJobStatus | None = None,
     page_token: str | None = None,
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(
-        services.training.list_jobs, limit=50, page_token=page_token, status=status
-    )
-    return page(
+    return await listing(
         request,
-        "training_jobs.html",
         who,
-        page=listed,
+        "training_jobs.html",
+        services.training.list_jobs,
+        page_token,
+        {"status": status},
         status=status,
         statuses=list(TrainingJobStatus),
     )
@@ -246,8 +260,7 @@ async def training_job_page(
 async def tuning_jobs_page(
     request: Request, who: Seen, services: Services, page_token: str | None = None
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(services.tuning.list_jobs, limit=50, page_token=page_token)
-    return page(request, "tuning_jobs.html", who, page=listed)
+    return await listing(request, who, "tuning_jobs.html", services.tuning.list_jobs, page_token)
 
 
 @router.get("/tuning-jobs/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
@@ -273,8 +286,7 @@ async def tuning_job_page(
 async def models_page(
     request: Request, who: Seen, services: Services, page_token: str | None = None
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(services.registry.list_groups, limit=50, page_token=page_token)
-    return page(request, "models.html", who, page=listed)
+    return await listing(request, who, "models.html", services.registry.list_groups, page_token)
 
 
 @router.get("/models/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
@@ -292,10 +304,9 @@ async def model_page(request: Request, who: Seen, services: Services, name: str)
 async def monitoring_page(
     request: Request, who: Seen, services: Services, page_token: str | None = None
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(
-        services.monitoring.list_schedules, limit=50, page_token=page_token
+    return await listing(
+        request, who, "monitoring.html", services.monitoring.list_schedules, page_token
     )
-    return page(request, "monitoring.html", who, page=listed)
 
 
 @router.get("/monitoring/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)
@@ -328,10 +339,9 @@ async def monitoring_schedule_page(
 async def endpoints_page(
     request: Request, who: Seen, services: Services, page_token: str | None = None
 ) -> HTMLResponse:
-    listed = await run_in_threadpool(
-        services.endpoints.list_endpoints, limit=50, page_token=page_token
+    return await listing(
+        request, who, "endpoints.html", services.endpoints.list_endpoints, page_token
     )
-    return page(request, "endpoints.html", who, page=listed)
 
 
 @router.get("/endpoints/{name}", response_class=HTMLResponse, openapi_extra=PUBLIC)

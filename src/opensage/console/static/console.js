@@ -580,6 +580,33 @@ function uploadForm() {
   });
 }
 
+function weightsForm(root) {
+  const form = document.getElementById("update-weights");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = document.getElementById("update-result");
+    const name = encodeURIComponent(root.dataset.name);
+    try {
+      const current = await api("GET", `/api/v1/endpoints/${name}`);
+      const variants = current.variants.map((v) => ({
+        ...v, initial_weight: Number(form.elements[v.name].value),
+      }));
+      let endpoint = await api("PUT", `/api/v1/endpoints/${name}`, {
+        variants, data_capture: current.data_capture,
+      });
+      while (endpoint.status === "Updating") {
+        result.textContent = "Updating (blue/green)…";
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        endpoint = await api("GET", `/api/v1/endpoints/${name}`);
+      }
+      window.location.reload();
+    } catch (error) {
+      result.textContent = error.message;
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".chart.histogram").forEach(drawHistogram);
   const job = document.getElementById("training-job");
@@ -593,7 +620,10 @@ document.addEventListener("DOMContentLoaded", () => {
   if (quality) drawQuality(quality);
   runNowButton();
   const endpoint = document.getElementById("endpoint");
-  if (endpoint) followEndpoint(endpoint);
+  if (endpoint) {
+    weightsForm(endpoint);
+    followEndpoint(endpoint);
+  }
   const compare = document.getElementById("compare");
   if (compare) compareJobs(compare);
   uploadForm();
