@@ -450,3 +450,21 @@ def test_an_admin_changes_an_endpoints_weights(browser: Browser, console: Consol
         assert endpoint.status.value == "InService"
         assert endpoint.info.variants[0].initial_weight == 3.0
     assert watched.errors == [] and viewer.errors == []
+
+
+def test_an_approved_version_deploys_from_its_model_page(
+    browser: Browser, console: Console
+) -> None:
+    watched = signed_in(browser, console)
+    page = watched.page
+    page.goto(f"{console.server.url}/models/exam-served")
+    page.get_by_label("Endpoint name for v1").fill("exam-fresh")
+    page.get_by_role("button", name="Deploy").click()
+    page.wait_for_url(f"{console.server.url}/endpoints/exam-fresh", timeout=60000)
+    assert "InService" in page.locator("h1").inner_text()
+    with opensage.Client(console.server.url, api_key=ADMIN_KEY) as client:
+        endpoint = client.endpoints.get("exam-fresh")
+        assert endpoint.info.data_capture.enabled
+        assert len(endpoint.predict([[1.0, 2.0]])) == 1
+        endpoint.delete()
+    assert watched.errors == []

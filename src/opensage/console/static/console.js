@@ -607,6 +607,32 @@ function weightsForm(root) {
   });
 }
 
+// -- deploying a model version to a new endpoint ------------------------------------------
+function deployForms() {
+  document.querySelectorAll("form.deploy").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = document.getElementById("approval-result");
+      const name = form.elements.endpoint.value.trim();
+      try {
+        let endpoint = await api("POST", "/api/v1/endpoints", {
+          name,
+          variants: [{ model_group: form.dataset.group, model_version: Number(form.dataset.version) }],
+          data_capture: { enabled: form.elements.capture.checked },
+        });
+        while (endpoint.status === "Creating") {
+          result.textContent = `Deploying ${name}…`;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          endpoint = await api("GET", `/api/v1/endpoints/${encodeURIComponent(name)}`);
+        }
+        window.location.href = `/endpoints/${encodeURIComponent(name)}`;
+      } catch (error) {
+        result.textContent = error.message;
+      }
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".chart.histogram").forEach(drawHistogram);
   const job = document.getElementById("training-job");
@@ -615,6 +641,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (search) followTuningJob(search);
   document.querySelectorAll("table.sortable").forEach(sortable);
   approvalButtons();
+  deployForms();
   document.querySelectorAll(".chart.drift").forEach(drawDrift);
   const quality = document.getElementById("quality-chart");
   if (quality) drawQuality(quality);
