@@ -94,7 +94,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             client.baselines.get(schedule.info.baseline).wait(timeout=120)
             shifted = x[:200].copy()
             shifted[:, 1] *= 3  # students who studied three times as long
-            endpoint.predict(shifted)
+            endpoint.predict(shifted, inference_id="shifted-batch")
+            truth = 30 * shifted[:, 0] + 20 * shifted[:, 1]
+            endpoint.upload_ground_truth(
+                [{"eventId": "shifted-batch", "groundTruth": truth.tolist()}]
+            )
             assert schedule.run(timeout=120).status.value == "CompletedWithViolations"
             client.training_jobs.create("sleeper", script=script)
             client.users.create("vera", "viewer")
@@ -307,6 +311,9 @@ def test_the_monitoring_pages_show_drift_and_run_now(browser: Browser, console: 
     charts = page.locator(".chart.drift")
     assert charts.count() == 3  # experience, hours and the prediction
     assert all(charts.nth(i).get_attribute("data-points") == "20" for i in range(3))
+    page.wait_for_selector("#quality-chart canvas")
+    assert page.locator("#quality-chart").get_attribute("data-points") == "1"
+    assert "rmse" in page.locator("#report").inner_text()  # the model-quality line
     shoot(page, "monitoring-schedule")
     page.get_by_role("button", name="Run now").click()
     page.wait_for_url(f"{console.server.url}/monitoring/exam-watch?execution=2", timeout=30000)
