@@ -14,3 +14,15 @@ def limit_threads(num_cpus: int) -> Any:
     without a cap they take every core of the machine, not the job's share.
     """
     return threadpool_limits(limits=max(1, num_cpus))
+
+
+def one_thread() -> None:
+    """From now on, predict on one thread: caps the calling thread's OpenMP pool and the
+    process's BLAS pools at one thread (not restored).
+
+    For a serving worker, whose predict calls are small batches: waking a second thread
+    costs more than it saves, and OpenMP threads spinning after a call take the core the
+    next request (or the client) needs. An endpoint scales with its worker processes.
+    Call it on every thread that predicts (e.g. as a thread pool's initializer).
+    """
+    threadpool_limits(limits=1)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from opensage.algorithms.threads import one_thread
 from opensage.errors import OpenSageError
 from opensage.serving.capture import CaptureBuffer
 from opensage.serving.model import ServedModel
@@ -62,7 +63,9 @@ class Batcher:
     _queue: deque[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = field(default_factory=deque)
     _draining: bool = False
     _executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="opensage-predict")
+        default_factory=lambda: ThreadPoolExecutor(
+            1, thread_name_prefix="opensage-predict", initializer=one_thread
+        )
     )
 
     async def predict(self, rows: np.ndarray, *, alone: bool = False) -> np.ndarray:
@@ -174,6 +177,12 @@ class DataPlane:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # Models predict on one thread per worker, on this thread (a request
+                # alone), the batchers' threads and the pool running custom code alike.
+                one_thread()
+                asyncio.get_running_loop().set_default_executor(
+                    ThreadPoolExecutor(thread_name_prefix="opensage-invoke", initializer=one_thread)
+                )
                 if self.capture is not None:
                     self.capture.start()
                 self.on_ready()
