@@ -12,10 +12,11 @@ Routes: ``POST /endpoints/{name}/invocations`` (SageMaker's runtime path; also
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import random
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,18 @@ INFERENCE_ID = b"x-amzn-sagemaker-inference-id"
 CAPTURED = b"x-opensage-captured"
 
 
+class EventIds:
+    """Unique ids for a worker's invocations, as long as a uuid4's hex but cheaper: a
+    random 64-bit prefix drawn when the worker starts, then a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
 class Overloaded(Exception):
     """The variant's queue is full."""
 
@@ -60,37 +73,41 @@ class Batcher:
     max_batch_size: int
     max_wait_s: float
     max_queue: int
+    # How many requests the worker has in flight (set by its DataPlane); a batch holding
+    # all of them is predicted on the event loop's thread.
+    in_flight: Callable[[], int] = lambda: 1
     _queue: deque[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = field(default_factory=deque)
     _draining: bool = False
+    _drainer: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
     _executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(
             1, thread_name_prefix="opensage-predict", initializer=one_thread
         )
     )
 
-    async def predict(self, rows: np.ndarray, *, alone: bool = False) -> np.ndarray:
-        """Predictions for ``rows``; ``alone`` when no other request is in flight: then
-        nothing could join a batch, and the model is called right here, with no thread
-        hand-off and no batching wait."""
-        if alone and not self._draining and not self._queue:
-            try:
-                return self.model.predict(rows)
-            except Exception as exc:  # the model's own failure, reported as such
-                raise ModelError(f"{type(exc).__name__}: {exc}") from None
+    async def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Predictions for ``rows``, computed with those of the requests queued with them."""
         if len(self._queue) >= self.max_queue:
             raise Overloaded
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
         self._queue.append((rows, future))
         if not self._draining:
+            # The drain runs after the requests whose bytes arrived with this one have
+            # queued theirs, so they share its first predict call with no waiting.
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                if self.max_wait_s > 0 and self._rows_queued() < self.max_batch_size:
+                if (
+                    self.max_wait_s > 0
+                    and self._rows_queued() < self.max_batch_size
+                    and self.in_flight() > 1  # a request alone is answered at once
+                ):
                     await asyncio.sleep(self.max_wait_s)
                 batch = [self._queue.popleft()]
                 size = len(batch[0][0])
@@ -100,7 +117,14 @@ class Batcher:
                     batch.append(item)
                 rows = batch[0][0] if len(batch) == 1 else np.vstack([b[0] for b in batch])
                 try:
-                    output = await loop.run_in_executor(self._executor, self.model.predict, rows)
+                    if len(batch) >= self.in_flight():
+                        # Every request in flight is in this batch: none could move on
+                        # meanwhile, so the model runs right here, with no thread hand-off.
+                        output = self.model.predict(rows)
+                    else:  # the others are read and parsed while the model runs
+                        output = await loop.run_in_executor(
+                            self._executor, self.model.predict, rows
+                        )
                 except Exception as exc:  # the model's own failure, reported as such
                     for _, future in batch:
                         if not future.done():
@@ -151,6 +175,9 @@ class DataPlane:
         self.on_ready = on_ready
         self._paths = {f"/endpoints/{endpoint}/invocations", "/invocations"}
         self._in_flight = 0
+        self._event_ids = EventIds()
+        for variant in variants:
+            variant.batcher.in_flight = lambda: self._in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -177,8 +204,8 @@ class DataPlane:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # Models predict on one thread per worker, on this thread (a request
-                # alone), the batchers' threads and the pool running custom code alike.
+                # Models predict on one thread per worker: on this thread (a batch of
+                # every request in flight), the batchers' and the custom code's threads.
                 one_thread()
                 asyncio.get_running_loop().set_default_executor(
                     ThreadPoolExecutor(thread_name_prefix="opensage-invoke", initializer=one_thread)
@@ -220,7 +247,7 @@ class DataPlane:
             else:
                 rows = parse(body, content_type, variant.model.feature_names)
                 kind = response_type(accept_header, content_type)
-                predictions = await variant.batcher.predict(rows, alone=self._in_flight == 1)
+                predictions = await variant.batcher.predict(rows)
                 payload = render(predictions, kind)
             model_s = time.perf_counter() - model_started
         except PayloadError as exc:
@@ -240,7 +267,7 @@ class DataPlane:
             self.metrics.error(self.endpoint, variant_name, "model")
             await _error(send, 424, "model_error", str(exc))
             return
-        event_id = uuid.uuid4().hex
+        event_id = self._event_ids.next()
         extra = [(INVOKED_VARIANT, variant_name.encode()), (EVENT_ID, event_id.encode())]
         inference_id = headers.get(INFERENCE_ID)
         if self.capture is not None and self.capture.record(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,11 +35,21 @@ class EndpointMetrics:
             "opensage_overhead_latency_seconds", "Time outside the model (parse, render).",
             labels, buckets=_BUCKETS,
         )  # fmt: skip
+        # Per (endpoint, variant): its three series, looked up once rather than per request.
+        self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def observe(self, endpoint: str, variant: str, model_s: float, overhead_s: float) -> None:
-        self.invocations.labels(endpoint, variant).inc()
-        self.model_latency.labels(endpoint, variant).observe(model_s)
-        self.overhead_latency.labels(endpoint, variant).observe(max(overhead_s, 0.0))
+        series = self._series.get((endpoint, variant))
+        if series is None:
+            series = self._series[(endpoint, variant)] = (
+                self.invocations.labels(endpoint, variant),
+                self.model_latency.labels(endpoint, variant),
+                self.overhead_latency.labels(endpoint, variant),
+            )
+        invocations, model_latency, overhead_latency = series
+        invocations.inc()
+        model_latency.observe(model_s)
+        overhead_latency.observe(max(overhead_s, 0.0))
 
     def error(self, endpoint: str, variant: str, kind: str) -> None:
         self.errors.labels(endpoint, variant, kind).inc()

@@ -43,6 +43,7 @@ def serve(spec: dict[str, Any]) -> None:
         app,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # clients call the data plane directly
         lifespan="on",
         timeout_graceful_shutdown=30,
         timeout_keep_alive=30,
