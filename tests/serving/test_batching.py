@@ -117,3 +117,19 @@ def test_a_full_queue_refuses_more() -> None:
     answers = asyncio.run(together(target, [float(i) for i in range(queued + 2)]))
     assert sum(isinstance(a, Overloaded) for a in answers) == 2
     assert sum(isinstance(a, np.ndarray) for a in answers) == queued
+
+
+def test_a_request_a_turn_behind_joins_the_batch_being_formed() -> None:
+    model = Recorder()
+    target = batcher(model, in_flight=2)
+
+    async def turns_apart() -> list[Any]:
+        first = asyncio.ensure_future(target.predict(np.array([[1.0, 0.0]])))
+        for _ in range(2):  # the first request queues; the drain starts
+            await asyncio.sleep(0)
+        second = await target.predict(np.array([[2.0, 0.0]]))
+        return [await first, second]
+
+    answers = asyncio.run(turns_apart())
+    assert [a.tolist() for a in answers] == [[10.0], [20.0]]
+    assert [size for size, _ in model.calls] == [2]

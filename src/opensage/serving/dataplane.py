@@ -45,6 +45,10 @@ INFERENCE_ID = b"x-amzn-sagemaker-inference-id"
 CAPTURED = b"x-opensage-captured"
 
 
+# Turns of the event loop a batch waits, at most, for requests already in flight to join.
+JOIN_TURNS = 2
+
+
 class EventIds:
     """Unique ids for a worker's invocations, as long as a uuid4's hex but cheaper: a
     random 64-bit prefix drawn when the worker starts, then a counter."""
@@ -109,6 +113,14 @@ class Batcher:
                     and self.in_flight() > 1  # a request alone is answered at once
                 ):
                     await asyncio.sleep(self.max_wait_s)
+                for _ in range(JOIN_TURNS):
+                    if len(self._queue) >= self.in_flight() or self._rows_queued() >= (
+                        self.max_batch_size
+                    ):
+                        break
+                    # Requests in flight but not queued are mostly being parsed: a turn
+                    # of the loop lets them join this batch, for far less than a call.
+                    await asyncio.sleep(0)
                 batch = [self._queue.popleft()]
                 size = len(batch[0][0])
                 while self._queue and size + len(self._queue[0][0]) <= self.max_batch_size:
