@@ -46,6 +46,11 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 # group's dictionary before falling back to plain encoding, which makes writing ~4x
 # slower; 128 KiB still dictionary-encodes low-cardinality columns, and files are smaller.
 DICTIONARY_PAGE_BYTES = 128 * 1024
+# The rows a conversion writes are also kept in memory (they are there anyway, as Arrow
+# batches) when the source file is at most this large and they take at most this much,
+# so that their statistics need not read the file back; a larger file keeps none, and its
+# statistics read it column by column (so memory stays bounded whatever its size).
+KEEP_BYTES = 128 * 1024 * 1024
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "integer": pa.int64(),
@@ -75,6 +80,51 @@ _WIDER = {
     "date32": pa.string(),
     "timestamp": pa.string(),
 }
+
+
+class KeptRows:
+    """The rows a conversion writes, kept in memory too (they are there anyway, as Arrow
+    batches) while they take at most ``limit`` bytes, so that their statistics need not
+    read the file back; once they would take more, none are kept."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = KEEP_BYTES if limit is None else limit
+        self.nbytes = 0
+        self.overflowed = False
+        self._batches: list[pa.RecordBatch] = []
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if self.overflowed:
+            return
+        self.nbytes += batch.nbytes
+        if self.nbytes > self.limit:
+            self.overflowed = True
+            self._batches = []
+            return
+        self._batches.extend(batch.to_batches() if isinstance(batch, pa.Table) else [batch])
+
+    def table(self, schema: pa.Schema) -> pa.Table | None:
+        """Every row written, as one table; None if they did not fit. Lets them go."""
+        batches, self._batches = self._batches, []
+        return None if self.overflowed else pa.Table.from_batches(batches, schema=schema)
+
+
+def rows_to_keep(source: IO[bytes]) -> KeptRows:
+    """What to keep of ``source``'s rows: all of them (up to ``KEEP_BYTES``) if it is a
+    file of known size no larger than ``KEEP_BYTES``; none if it is larger, or of unknown
+    size (decompressed on the fly, say)."""
+    size = _known_size(source)
+    return KeptRows(None if size is not None and size <= KEEP_BYTES else 0)
+
+
+def _known_size(source: IO[bytes]) -> int | None:
+    if isinstance(source, pa.NativeFile):  # a local file
+        try:
+            return int(source.size())
+        except (OSError, pa.ArrowException):
+            return None
+    size = getattr(source, "size", None)  # fsspec's remote files (not decompressors)
+    return size if isinstance(size, int) else None
 
 
 @dataclass(frozen=True)
@@ -134,6 +184,7 @@ def convert_to_parquet(
     *,
     column_types: dict[str, str | pa.DataType] | None = None,
     delimiter: str = ",",
+    keep: KeptRows | None = None,
 ) -> IngestResult:
     """Stream ``source`` into ``target`` as Parquet and describe what was written.
 
@@ -141,6 +192,7 @@ def convert_to_parquet(
     ``Widen`` so the caller can retry with that column widened (int → float → string).
     ``column_types``: by name (integer, float, ...) the types the user declared, which
     never widen; as Arrow types, those of earlier widenings, which may widen further.
+    ``keep`` keeps the rows written while they fit in memory.
     """
     types = {name: _arrow_type(name, t) for name, t in (column_types or {}).items()}
     declared = frozenset(
@@ -154,9 +206,10 @@ def convert_to_parquet(
             except StopIteration:
                 raise InvalidInput("the file has no rows", field="source") from None
             _check_columns(first.schema, types)
-            num_rows = _write(first, batches, target)
+            num_rows = _write(first, batches, target, keep)
     finally:
-        # The blocks' memory, kept by Arrow's allocator for reuse, back to the system.
+        # The blocks' memory, kept by Arrow's allocator for reuse, back to the system
+        # (what ``keep`` holds excepted).
         pa.default_memory_pool().release_unused()
     if num_rows == 0:
         raise InvalidInput("the file has a header but no rows", field="source")
@@ -167,6 +220,7 @@ def _write(
     first: pa.RecordBatch | pa.Table,
     rest: Iterator[pa.RecordBatch | pa.Table],
     target: IO[bytes],
+    keep: KeptRows | None,
 ) -> int:
     """Write ``first`` and ``rest`` (conformed to the schema of ``first``) as Parquet."""
     schema = first.schema
@@ -181,6 +235,8 @@ def _write(
             if batch.num_rows:
                 writer.write(batch, row_group_size=ROW_GROUP_ROWS)
                 num_rows += batch.num_rows
+                if keep is not None:
+                    keep.add(batch)
             batch = next(rest, None)
     return num_rows
 

@@ -22,10 +22,13 @@ from sqlalchemy.orm import Session, defer
 
 from opensage.datasets import splits as splitting
 from opensage.datasets.ingest import (
+    IngestResult,
+    SourceFormat,
     Widen,
     convert_to_parquet,
     detect_format,
     logical_type,
+    rows_to_keep,
 )
 from opensage.datasets.models import Dataset, DatasetVersion
 from opensage.datasets.schemas import (
@@ -38,7 +41,7 @@ from opensage.datasets.schemas import (
     DatasetVersionOut,
     SplitInfo,
 )
-from opensage.datasets.statistics import compute_statistics
+from opensage.datasets.statistics import compute_statistics, table_statistics
 from opensage.db import Database, utcnow
 from opensage.errors import Conflict, InvalidInput, NotFound
 from opensage.names import validate_name
@@ -347,26 +350,13 @@ class DatasetService:
         data_key = f"{prefix}/{DATA_FILE}"
         types: dict[str, Any] = dict(request.column_types or {})
         try:
-            for _ in range(_MAX_WIDENINGS):
-                try:
-                    with (
-                        self._open_source(request.source) as source,
-                        self.store.open_write(data_key) as target,
-                    ):
-                        result = convert_to_parquet(
-                            source, fmt, target, column_types=types, delimiter=delimiter
-                        )
-                    break
-                except Widen as widen:
-                    types[widen.column] = widen.to
-            else:  # pragma: no cover - needs more than _MAX_WIDENINGS distinct columns
-                raise InvalidInput("too many columns change type mid-file", field="source")
+            result, statistics = self._convert(request.source, fmt, delimiter, types, data_key)
+            pa.default_memory_pool().release_unused()  # the rows held for the statistics
             if label is not None and label not in result.schema.names:
                 raise InvalidInput(
                     f"label column {label!r} is not in the data; columns are {result.schema.names}",
                     field="label",
                 )
-            statistics = self._statistics(data_key)
             by_column = {c["name"]: c for c in statistics}
             columns = [
                 ColumnSchema(
@@ -395,6 +385,32 @@ class DatasetService:
         except BaseException:
             self.store.delete_prefix(prefix)
             raise
+
+    def _convert(
+        self, source: str, fmt: SourceFormat, delimiter: str, types: dict[str, Any], data_key: str
+    ) -> tuple[IngestResult, list[dict[str, Any]]]:
+        """Convert ``source`` into Parquet at ``data_key`` (widening a column's type and
+        starting over as needed) and describe its columns: from the rows in memory when
+        they fit there, else by reading the file back."""
+        for _ in range(_MAX_WIDENINGS):
+            try:
+                with (
+                    self._open_source(source) as reader,
+                    self.store.open_write(data_key) as target,
+                ):
+                    kept = rows_to_keep(reader)
+                    result = convert_to_parquet(
+                        reader, fmt, target, column_types=types, delimiter=delimiter, keep=kept
+                    )
+                break
+            except Widen as widen:
+                types[widen.column] = widen.to
+        else:  # pragma: no cover - needs more than _MAX_WIDENINGS distinct columns
+            raise InvalidInput("too many columns change type mid-file", field="source")
+        table = kept.table(result.schema)
+        if table is not None:
+            return result, table_statistics(table)
+        return result, self._statistics(data_key)
 
     def _statistics(self, data_key: str) -> list[dict[str, Any]]:
         if self.store.is_local:
