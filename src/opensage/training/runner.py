@@ -27,9 +27,12 @@ from opensage.training.workspace import Workspace, sm_environment
 logger = logging.getLogger(__name__)
 
 S = TrainingJobStatus
-POLL_S = 0.05
 FLUSH_S = 0.2
 """How often a running job's new metric values are stored (early stopping reads them)."""
+POLL_S = FLUSH_S
+"""How often a running job's log is read, and stop and max runtime checked (its exit is
+seen at once). No more often than its metrics are stored: each wake-up of this thread
+takes a moment of a core from the job's own threads."""
 SHIP_S = 3.0
 MAX_REASON = 4000
 

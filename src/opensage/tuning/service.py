@@ -61,6 +61,12 @@ def trial_job_name(tuning_job: str, number: int) -> str:
     return f"{tuning_job}-{number:03d}"
 
 
+def trial_of(training_job: str) -> str:
+    """The tuning job whose trial ``training_job`` would be, by its name (any name has
+    one; whether that tuning job exists is for the caller to know)."""
+    return training_job.rsplit("-", 1)[0]
+
+
 @dataclass
 class TuningState:
     """A snapshot of one tuning job and its trials, for the tuner's next decisions."""

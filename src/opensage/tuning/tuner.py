@@ -27,6 +27,7 @@ from opensage.tuning.service import (
     TuningState,
     best_trial,
     trial_job_name,
+    trial_of,
 )
 from opensage.tuning.states import TrialStatus, TuningJobStatus
 
@@ -47,11 +48,13 @@ class Tuner:
         self.service = service
         self.training = training
         self._searches: dict[str, Search] = {}
+        self._active: frozenset[str] = frozenset()  # the tuning jobs of the last round
         self._loop = WakeableLoop("opensage-tuner", self._round)
         service.on_change = self.wake
         training.on_end.append(lambda name: self.wake())
-        # New intermediate values: early stopping judges them now, not at the next poll.
-        training.on_metrics.append(lambda name: self.wake())
+        # New intermediate values of a trial: early stopping judges them now, not at the
+        # next poll (other jobs' metrics, stored five times a second, leave it asleep).
+        training.on_metrics.append(self._metrics_stored)
 
     def start(self) -> None:
         """Start driving the tuning jobs (those a previous server left too)."""
@@ -59,6 +62,10 @@ class Tuner:
 
     def wake(self) -> None:
         self._loop.wake()
+
+    def _metrics_stored(self, job: str) -> None:
+        if trial_of(job) in self._active:
+            self.wake()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the thread; searches resume from the metadata store at the next start."""
@@ -70,6 +77,7 @@ class Tuner:
         """Drive every active tuning job once; how long to wait before the next round."""
         poll = IDLE_POLL_S
         names = self.service.active_names()
+        self._active = frozenset(names)
         for name in list(self._searches):
             if name not in names:
                 del self._searches[name]
