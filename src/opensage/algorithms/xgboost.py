@@ -28,6 +28,7 @@ from opensage.algorithms.data import (
 )
 from opensage.algorithms.hyperparameters import invalid_hyperparameter, json_list
 from opensage.algorithms.metrics import evaluation_metric_names, report, report_final
+from opensage.algorithms.xgboost_dense import predict_dense
 from opensage.errors import InvalidInput
 
 MODEL_FILE = "xgboost-model.json"
@@ -252,7 +253,7 @@ class XGBoost(Algorithm):
         return booster
 
     def predict(self, model: Any, features: np.ndarray) -> np.ndarray:
-        return np.asarray(model.inplace_predict(np.asarray(features, dtype=np.float64)))
+        return predict_dense(model, features)
 
 
 class _Output:
