@@ -2,10 +2,10 @@
 
 The server reads a CSV in blocks of ``BLOCK_SIZE`` bytes cut at line breaks outside
 quoted values, the first through Arrow's streaming reader (which infers the types), the
-others with ``read_csv`` in pieces of ``CSV_PIECE_SIZE`` on threads (in one piece if they
-hold a quote); a later value that does not fit the inferred type widens its column and
-the file is read again. Shrinking both sizes to a few KiB makes small files cross many
-block and piece edges.
+others with ``read_csv`` in pieces of ``CSV_PIECE_SIZE`` on threads (in one piece if a
+quoted value in them holds a line break); a later value that does not fit the inferred
+type widens its column and the file is read again. Shrinking both sizes to a few KiB
+makes small files cross many block and piece edges.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _one_go(path: Path, delimiter: str = ",") -> pa.Table:
 def _blocks(path: Path) -> list[bytes]:
     """The file cut at line breaks regardless of quotes (as a naive reader would)."""
     with open(path, "rb") as handle:
-        return list(ingest._line_blocks(handle, BLOCK, quote=None))
+        return [bytes(block) for block, _ in ingest._line_blocks(handle, BLOCK, quote=None)]
 
 
 def _assert_same(
@@ -208,6 +208,27 @@ def test_a_quoted_line_break_right_at_a_cut_does_not_shift_rows(
     dataset = _assert_same(client, path, "edge")
     frame = dataset.to_pandas()
     assert frame.loc[frame["id"] == "k", "x"].tolist() == ["p\nq,r,s"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_only_blocks_whose_quoted_values_hold_line_breaks_are_flagged(
+    tmp_path: Path, newline: str
+) -> None:
+    # Those blocks are parsed in one piece; the others, quoted or not, in pieces on threads.
+    rows = [f'{i},"quoted, {i}",plain {i}' for i in range(2000)]
+    rows[1200] = '1200,"two' + newline + 'lines",plain'
+    path = tmp_path / "flags.csv"
+    path.write_bytes(("id,text,other" + newline + newline.join(rows) + newline).encode())
+    with open(path, "rb") as handle:
+        blocks = [
+            (bytes(block), breaks)
+            for block, breaks in ingest._line_blocks(handle, BLOCK, quote=b'"')
+        ]
+    flagged = [block for block, breaks in blocks if breaks]
+    assert len(blocks) > 10
+    assert len(flagged) == 1
+    assert b'1200,"two' + newline.encode() + b'lines"' in flagged[0]
+    assert b"".join(block for block, _ in blocks) == path.read_bytes()
 
 
 def test_late_values_widen_int_to_float_and_to_string(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Literal, TypeVar
@@ -359,9 +359,10 @@ def _csv_batches(
 
     The first block goes through Arrow's streaming reader, which infers the column types
     from it. Arrow's streaming reader parses on one thread only, so the later blocks are
-    parsed by ``read_csv`` with those types, in pieces on all threads; a block with a quote
-    character is parsed in one piece instead, as a quoted value may hold a line break.
-    Blocks end where rows end, never inside a quoted value (see ``_line_blocks``).
+    parsed by ``read_csv`` with those types, in pieces on all threads; a block where a
+    quoted value holds a line break is parsed in one piece instead (Arrow would cut a
+    piece there). Blocks end where rows end, never inside a quoted value (see
+    ``_line_blocks``).
     """
     parse = pacsv.ParseOptions(delimiter=delimiter)
     # A quoted value may hold a line break: Arrow must not cut a block at one (matters
@@ -369,25 +370,24 @@ def _csv_batches(
     quoted = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     quote = parse.quote_char.encode() if parse.quote_char else None
     blocks = _line_blocks(source, BLOCK_SIZE, quote=quote, delimiter=delimiter.encode())
-    head = next(blocks, b"")
+    head, head_breaks = next(blocks, (memoryview(b""), False))
     reader = pacsv.open_csv(
-        pa.py_buffer(head),
+        pa.py_buffer(bytes(head)),  # read lazily: a copy, as the block's buffer is reused
         read_options=pacsv.ReadOptions(block_size=max(len(head), 1), use_threads=True),
-        parse_options=quoted if quote is not None and quote in head else parse,
+        parse_options=quoted if head_breaks else parse,
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
     )
     schema = reader.schema
     with _widening(schema.names, declared):
         yield from reader
     convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True)
-    for block in blocks:
-        whole = quote is not None and quote in block
+    for block, breaks in blocks:
         with _widening(schema.names, declared):
-            yield _read_block(block, schema.names, quoted if whole else parse, convert, whole)
+            yield _read_block(block, schema.names, quoted if breaks else parse, convert, breaks)
 
 
 def _read_block(
-    block: bytes,
+    block: bytes | memoryview,
     names: list[str],
     parse: pacsv.ParseOptions,
     convert: pacsv.ConvertOptions,
@@ -423,59 +423,93 @@ def _widening(names: list[str], declared: frozenset[str]) -> Iterator[None]:
 
 def _line_blocks(
     source: IO[bytes], size: int, *, quote: bytes | None = None, delimiter: bytes = b","
-) -> Iterator[bytes]:
+) -> Iterator[tuple[memoryview, bool]]:
     """``source`` in blocks of about ``size`` bytes, each ending after a line break (as
-    Arrow's CSV reader cuts its blocks) that is not inside a quoted value.
+    Arrow's CSV reader cuts its blocks) that is not inside a quoted value, with whether a
+    quoted value in the block holds a line break.
 
-    A row longer than ``MAX_ROW_BLOCKS`` blocks (or a quote never closed) is an error
-    rather than the rest of the file in memory.
+    The blocks are views of one buffer, read into and reused: a block is valid until the
+    next one is asked for (Arrow's CSV reader copies what it parses). A row longer than
+    ``MAX_ROW_BLOCKS`` blocks (or a quote never closed) is an error rather than the rest
+    of the file in memory.
     """
-    carry = b""
+    buffer = bytearray(size)
+    carried = 0  # bytes of an unfinished row at the start of ``buffer``
     first = True
     while True:
-        data = _read_full(source, size)
-        if not data:
-            if carry:
-                yield carry
+        if carried + size > len(buffer):  # a long row: a larger buffer
+            larger = bytearray(carried + size)
+            larger[:carried] = buffer[:carried]
+            buffer = larger
+        view = memoryview(buffer)
+        got = _read_into(source, view[carried : carried + size])
+        length = carried + got
+        if not got:
+            if carried:
+                last = view[:carried]
+                yield last, quote is not None and buffer.find(quote, 0, carried) >= 0
             return
-        data = carry + data if carry else data
-        cut = _row_end(data, quote, delimiter, bom=first and data.startswith(_UTF8_BOM))
+        bom = first and buffer.startswith(_UTF8_BOM)
+        cut, breaks = _row_end(buffer, length, quote, delimiter, bom=bom)
         if cut < 0:
-            if len(data) > MAX_ROW_BLOCKS * size:
-                unclosed = " (or a quoted value is never closed)" if quote and quote in data else ""
+            if length > MAX_ROW_BLOCKS * size:
+                unclosed = ""
+                if quote is not None and buffer.find(quote, 0, length) >= 0:
+                    unclosed = " (or a quoted value is never closed)"
                 raise InvalidInput(
                     f"cannot read the csv file: a row is longer than {MAX_ROW_BLOCKS * size} "
                     f"bytes{unclosed}",
                     field="source",
                 )
-            carry = data
+            carried = length
             continue
-        yield data[:cut]
-        carry, first = data[cut:], False
+        yield view[:cut], breaks
+        rest = bytes(view[cut:length])
+        view[: len(rest)] = rest
+        carried, first = len(rest), False
 
 
-def _row_end(data: bytes, quote: bytes | None, delimiter: bytes, *, bom: bool = False) -> int:
-    """Where the last complete row of ``data`` (which starts where a row starts, after a
-    byte order mark if ``bom``) ends: after its last line break (``\\n``, else ``\\r``)
-    outside quoted values; -1 if none."""
-    line_break = b"\n" if b"\n" in data else b"\r"
-    cut = data.rfind(line_break)
+def _read_into(source: IO[bytes], view: memoryview) -> int:
+    """Fill ``view`` from ``source``; how many bytes were read (fewer only at its end)."""
+    readinto = getattr(source, "readinto", None)
+    got = 0
+    while got < len(view):
+        if readinto is not None:
+            count = readinto(view[got:]) or 0
+        else:
+            data = source.read(len(view) - got)
+            count = len(data)
+            view[got : got + count] = data
+        if not count:
+            break
+        got += count
+    return got
+
+
+def _row_end(
+    data: bytearray, length: int, quote: bytes | None, delimiter: bytes, *, bom: bool = False
+) -> tuple[int, bool]:
+    """Where the last complete row of ``data[:length]`` (which starts where a row starts,
+    after a byte order mark if ``bom``) ends: after its last line break (``\\n``, else
+    ``\\r``) outside quoted values; -1 if none. And whether a quoted value before there
+    holds a line break."""
+    line_break = b"\n" if data.find(b"\n", 0, length) >= 0 else b"\r"
+    cut = data.rfind(line_break, 0, length)
     if cut < 0 or quote is None or data.find(quote, 0, cut) < 0:
-        return cut + 1 if cut >= 0 else -1
-    opening = _quoted_values(data, quote[0], delimiter, len(_UTF8_BOM) if bom else 0)
+        return (cut + 1 if cut >= 0 else -1), False
+    codes = np.frombuffer(data, dtype=np.uint8, count=length)
+    quoting = _QuotedValues(codes, quote[0], delimiter, len(_UTF8_BOM) if bom else 0)
     while cut >= 0:
-        start = opening(cut)
+        start = quoting.start_of(cut)
         if start < 0:
-            return cut + 1
+            return cut + 1, quoting.hold_line_breaks(cut, data.find(b"\r", 0, cut) >= 0)
         cut = data.rfind(line_break, 0, start)
-    return -1
+    return -1, False
 
 
-def _quoted_values(
-    data: bytes, quote: int, delimiter: bytes, row_start: int
-) -> Callable[[int], int]:
-    """For a position in ``data`` (whose first row starts at ``row_start``), where the
-    quoted value it is in starts; -1 if it is in none.
+class _QuotedValues:
+    """Where the quoted values of ``codes`` (bytes whose first row starts at
+    ``row_start``) are.
 
     Quoting as Arrow reads it (double quotes, no escape character): a quote opens a quoted
     value only at the start of a field; inside, two quotes stand for one and a single one
@@ -485,41 +519,47 @@ def _quoted_values(
     nothing. So after a run, whether a quoted value is open is the parity of the odd runs
     at field starts since the last odd run elsewhere.
     """
-    codes = np.frombuffer(data, dtype=np.uint8)
-    quotes = np.flatnonzero(codes == quote).astype(np.int32)  # blocks are < 2 GiB
-    first = np.ones(quotes.size, dtype=bool)
-    np.not_equal(quotes[1:] - quotes[:-1], 1, out=first[1:])
-    firsts = np.flatnonzero(first).astype(np.int32)
-    starts = quotes[firsts]  # where each run of quotes starts
-    odd = (np.diff(firsts, append=np.int32(quotes.size)) & 1).astype(bool)
-    before = codes[np.maximum(starts - 1, 0)]
-    field_start = (starts == row_start) | (before == 0x0A) | (before == 0x0D)
-    if len(delimiter) == 1:
-        field_start |= before == delimiter[0]
-    toggles = np.cumsum(odd & field_start, dtype=np.int32)
-    closing = np.where(odd & ~field_start, np.arange(starts.size, dtype=np.int32), np.int32(-1))
-    last_closing = np.maximum.accumulate(closing)
-    since = toggles - np.where(last_closing >= 0, toggles[np.maximum(last_closing, 0)], 0)
-    open_after = (since & 1).astype(bool)  # a quoted value is open after run i
-    opens = np.flatnonzero(open_after & ~np.concatenate(([False], open_after[:-1])))
 
-    def start_of(position: int) -> int:
-        run = int(np.searchsorted(starts, position)) - 1  # the last run before
-        if run < 0 or not open_after[run]:
+    def __init__(self, codes: np.ndarray, quote: int, delimiter: bytes, row_start: int) -> None:
+        self._codes = codes
+        quotes = np.flatnonzero(codes == quote).astype(np.int32)  # blocks are < 2 GiB
+        first = np.ones(quotes.size, dtype=bool)
+        np.not_equal(quotes[1:] - quotes[:-1], 1, out=first[1:])
+        firsts = np.flatnonzero(first).astype(np.int32)
+        starts = quotes[firsts]  # where each run of quotes starts
+        odd = (np.diff(firsts, append=np.int32(quotes.size)) & 1).astype(bool)
+        before = codes[np.maximum(starts - 1, 0)]
+        field_start = (starts == row_start) | (before == 0x0A) | (before == 0x0D)
+        if len(delimiter) == 1:
+            field_start |= before == delimiter[0]
+        toggles = np.cumsum(odd & field_start, dtype=np.int32)
+        closing = np.where(odd & ~field_start, np.arange(starts.size, dtype=np.int32), -1)
+        last_closing = np.maximum.accumulate(closing)
+        since = toggles - np.where(last_closing >= 0, toggles[np.maximum(last_closing, 0)], 0)
+        self._starts = starts
+        self._open_after = (since & 1).astype(bool)  # a quoted value is open after run i
+        self._opens = np.flatnonzero(
+            self._open_after & ~np.concatenate(([False], self._open_after[:-1]))
+        )
+
+    def start_of(self, position: int) -> int:
+        """Where the quoted value ``position`` is in starts; -1 if it is in none."""
+        run = int(np.searchsorted(self._starts, position)) - 1  # the last run before
+        if run < 0 or not self._open_after[run]:
             return -1
-        return int(starts[opens[np.searchsorted(opens, run, side="right") - 1]])
+        return int(self._starts[self._opens[np.searchsorted(self._opens, run, side="right") - 1]])
 
-    return start_of
-
-
-def _read_full(source: IO[bytes], size: int) -> bytes:
-    """Up to ``size`` bytes; fewer only at the end of ``source``."""
-    parts: list[bytes] = []
-    got = 0
-    while got < size and (data := source.read(size - got)):
-        parts.append(data)
-        got += len(data)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    def hold_line_breaks(self, end: int, carriage_returns: bool) -> bool:
+        """Whether a line break before ``end`` (which is outside quoted values) is inside
+        one; ``carriage_returns``: whether there are ``\\r`` before ``end``."""
+        codes = self._codes[:end]
+        is_break = codes == 0x0A
+        if carriage_returns:
+            is_break |= codes == 0x0D
+        breaks = np.flatnonzero(is_break)
+        runs = np.searchsorted(self._starts, breaks) - 1  # the last run before each
+        inside = self._open_after[np.maximum(runs, 0)] & (runs >= 0)
+        return bool(np.any(inside))
 
 
 def _jsonl_batches(source: IO[bytes], types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
