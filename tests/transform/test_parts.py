@@ -10,7 +10,7 @@ import pytest
 
 from opensage.transform import parts as parts_module
 from opensage.transform.layout import FeatureLayout
-from opensage.transform.parts import plan_lines, plan_parquet
+from opensage.transform.parts import PartSizes, byte_sizes, plan_lines, plan_parquet, row_sizes
 from opensage.transform.records import RecordError, read_part
 
 
@@ -75,3 +75,67 @@ def test_a_record_across_lines_is_reported(tmp_path: Path) -> None:
     assert part.rows == 3
     with pytest.raises(RecordError, match=r"quoted.csv, row 2: has 1 values"):
         list(read_part(part, FeatureLayout(columns=("a", "b")), 10, keep_columns=False))
+
+
+def _sizes(sizes: PartSizes) -> list[int]:
+    taken = []
+    while sizes.left:
+        taken.append(min(sizes.left, sizes.next()))
+        sizes.taken(taken[-1])
+    return taken
+
+
+def test_guided_parts_shrink_so_that_workers_end_together() -> None:
+    sizes = _sizes(row_sizes(1_000_000, 2, 50_000))
+    assert sum(sizes) == 1_000_000
+    assert sizes[0] == 250_000  # a quarter of the work left, with two workers
+    assert sizes == sorted(sizes, reverse=True)
+    assert max(sizes[-3:]) <= 31_250  # the tail: 1/16 of a worker's share
+    assert len(sizes) < 20
+
+
+def test_guided_parts_never_exceed_the_batch_size_at_the_end() -> None:
+    sizes = _sizes(row_sizes(1_000_000, 2, 1000))
+    assert sizes[-1] <= 1000
+    assert sizes[-2] == 1000
+
+
+def test_guided_line_parts_stay_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parts_module, "MAX_PART_BYTES", 100 << 20)
+    sizes = _sizes(byte_sizes(2 << 30, 4))
+    assert max(sizes) == 100 << 20
+    assert min(sizes[:-1]) >= (2 << 30) // 64
+    assert sum(sizes) == 2 << 30
+
+
+def test_guided_parquet_parts_cover_every_row_once(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = np.arange(5000, dtype=np.float64)
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"x": values}), path, row_group_size=700)
+    parts = plan_parquet(path, "rows", row_sizes(5000, 3, 100), 0)
+    assert [p.rows for p in parts] == sorted((p.rows for p in parts), reverse=True)
+    assert parts[-1].rows <= 100 < parts[0].rows
+    layout = FeatureLayout(columns=("x",))
+    got = [b.features for p in parts for b in read_part(p, layout, 64, keep_columns=False)]
+    np.testing.assert_array_equal(np.vstack(got)[:, 0], values)
+
+
+def test_guided_csv_parts_cover_every_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parts_module, "MIN_PART_BYTES", 1)
+    rng = np.random.default_rng(5)
+    rows = rng.uniform(-5, 5, (2000, 3))
+    path = tmp_path / "rows.csv"
+    path.write_text(_csv_text(rows, rng))
+    parts = plan_lines(path, "rows.csv", "csv", byte_sizes(path.stat().st_size, 2), 0)
+    sizes = [p.stop - p.start for p in parts]
+    assert len(parts) > 10
+    assert sizes[0] > 3 * sizes[-2]  # large first, small last
+    layout = FeatureLayout(columns=("a", "b", "c"))
+    got = [b.features for p in parts for b in read_part(p, layout, 100, keep_columns=False)]
+    np.testing.assert_array_equal(np.vstack(got), rows)
+    assert [p.first_row for p in parts] == np.cumsum([0] + [p.rows for p in parts[:-1]]).tolist()

@@ -45,6 +45,8 @@ PRELOAD = [
     "orjson",
     "opensage.serving.dataplane",
     "opensage.serving.worker",
+    # And transform workers.
+    "opensage.transform.worker",
 ]
 
 

@@ -22,7 +22,9 @@ FileKind = Literal["parquet", "csv", "jsonl"]
 SCAN_BYTES = 8 << 20
 MIN_PART_BYTES = 64 << 10
 MAX_PART_BYTES = 256 << 20
-PARTS_PER_WORKER = 4
+# The smallest parts, at the end, are about this fraction of a worker's share of the input:
+# how far apart, at most, the workers run out of work.
+TAIL_PARTS_PER_WORKER = 16
 # A blank line (no record): CSV readers skip empty lines, JSON readers whitespace too.
 _BLANK = {
     "csv": re.compile(rb"\n(?=\r?\n)"),
@@ -62,34 +64,62 @@ class Part:
         return cls(**data)
 
 
-def part_bytes(total_bytes: int, workers: int) -> int:
-    """How big a part of line files should be: a few per worker, within bounds."""
-    share = math.ceil(total_bytes / max(1, workers * PARTS_PER_WORKER))
-    return max(MIN_PART_BYTES, min(MAX_PART_BYTES, share))
+class PartSizes:
+    """How large each next part is: guided self-scheduling. A part takes 1 / (2 x
+    workers) of the work not yet in a part (within ``smallest`` and ``largest``), so the
+    first parts are large (few claims, few files) and the last ones small: the workers,
+    claiming parts in order, run out of work at most about one smallest part apart."""
+
+    def __init__(self, total: int, workers: int, smallest: int, largest: int) -> None:
+        self.left = total
+        self.workers = max(1, workers)
+        self.smallest = max(1, smallest)
+        self.largest = max(self.smallest, largest)
+
+    def next(self) -> int:
+        """The size of the next part (the caller may end it a little later)."""
+        share = math.ceil(self.left / (2 * self.workers))
+        return max(self.smallest, min(self.largest, share))
+
+    def taken(self, amount: int) -> None:
+        """A part of ``amount`` was cut."""
+        self.left = max(0, self.left - amount)
 
 
-def part_rows(total_rows: int, workers: int, batch_size: int) -> int:
-    """How many rows a part of a Parquet file should have: a few parts per worker."""
-    return max(batch_size, math.ceil(total_rows / max(1, workers * PARTS_PER_WORKER)))
+def row_sizes(total_rows: int, workers: int, batch_size: int) -> PartSizes:
+    """Part sizes for Parquet rows: the smallest holds at most ``batch_size`` rows."""
+    tail = math.ceil(total_rows / (max(1, workers) * TAIL_PARTS_PER_WORKER))
+    return PartSizes(total_rows, workers, min(batch_size, tail), max(total_rows, 1))
 
 
-def plan_parquet(path: Path, source: str, rows_per_part: int, first_index: int) -> list[Part]:
-    """Parts of ``rows_per_part`` rows of a Parquet file."""
+def byte_sizes(total_bytes: int, workers: int) -> PartSizes:
+    """Part sizes for line files, in bytes, within ``MIN_PART_BYTES`` and
+    ``MAX_PART_BYTES``."""
+    tail = math.ceil(total_bytes / (max(1, workers) * TAIL_PARTS_PER_WORKER))
+    return PartSizes(total_bytes, workers, max(MIN_PART_BYTES, tail), MAX_PART_BYTES)
+
+
+def plan_parquet(path: Path, source: str, sizes: PartSizes | int, first_index: int) -> list[Part]:
+    """Parts of a Parquet file, of ``sizes`` rows (a fixed number, or guided)."""
     total = pq.ParquetFile(path).metadata.num_rows
     parts: list[Part] = []
-    for start in range(0, total, rows_per_part):
-        stop = min(total, start + rows_per_part)
+    start = 0
+    while start < total:
+        stop = min(total, start + _next(sizes))
+        _taken(sizes, stop - start)
         index = first_index + len(parts)
         parts.append(Part(index, str(path), source, "parquet", start, stop, start, stop - start))
+        start = stop
     return parts
 
 
 def plan_lines(
-    path: Path, source: str, kind: FileKind, target_bytes: int, first_index: int
+    path: Path, source: str, kind: FileKind, sizes: PartSizes | int, first_index: int
 ) -> list[Part]:
-    """Parts of whole lines, about ``target_bytes`` each, with their record counts."""
+    """Parts of whole lines, of about ``sizes`` bytes (a fixed number, or guided), with
+    their record counts."""
     parts: list[Part] = []
-    ranges = _line_ranges(path, _BLANK[kind], target_bytes)
+    ranges = _line_ranges(path, _BLANK[kind], sizes)
     for start, stop, first_row, rows in ranges:
         parts.append(
             Part(first_index + len(parts), str(path), source, kind, start, stop, first_row, rows)
@@ -97,10 +127,20 @@ def plan_lines(
     return parts
 
 
+def _next(sizes: PartSizes | int) -> int:
+    return sizes if isinstance(sizes, int) else sizes.next()
+
+
+def _taken(sizes: PartSizes | int, amount: int) -> None:
+    if isinstance(sizes, PartSizes):
+        sizes.taken(amount)
+
+
 def _line_ranges(
-    path: Path, blank: re.Pattern[bytes], target_bytes: int
+    path: Path, blank: re.Pattern[bytes], sizes: PartSizes | int
 ) -> Iterator[tuple[int, int, int, int]]:
     """``(start, stop, first_row, rows)`` of each part; parts without records are left out."""
+    target_bytes = _next(sizes)
     part_start = 0
     rows = 0
     file_rows = 0
@@ -123,6 +163,8 @@ def _line_ranges(
                     yield part_start, position + cut, file_rows, rows
                 file_rows += rows
                 rows = 0
+                _taken(sizes, position + cut - part_start)
+                target_bytes = _next(sizes)
                 part_start = position + cut
                 offset = cut
             carry = buffer[end:]

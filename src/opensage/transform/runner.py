@@ -27,7 +27,7 @@ from opensage.transform.encoding import OutputFormat
 from opensage.transform.inputs import KINDS, files_layout, find_files, local_copies
 from opensage.transform.layout import FeatureLayout, table_layout
 from opensage.transform.models import TransformJob
-from opensage.transform.parts import Part, part_bytes, part_rows, plan_lines, plan_parquet
+from opensage.transform.parts import Part, byte_sizes, plan_lines, plan_parquet, row_sizes
 from opensage.transform.records import RecordError
 from opensage.transform.service import OUTPUT_SUFFIX, SHUTDOWN_REASON, TransformService
 from opensage.transform.states import TransformJobStatus
@@ -157,7 +157,7 @@ class TransformRunner:
             if spec.get("split"):
                 source += f"-{spec['split']}"
             total = pq.ParquetFile(target).metadata.num_rows
-            rows = part_rows(total, workers, job.batch_size)
+            rows = row_sizes(total, workers, job.batch_size)
             return plan_parquet(target, source, rows, 0), layout
         files = find_files(
             spec["uri"],
@@ -170,11 +170,11 @@ class TransformRunner:
         parts: list[Part] = []
         if kind == "parquet":
             total = sum(pq.ParquetFile(path).metadata.num_rows for path, _ in local)
-            rows = part_rows(total, workers, job.batch_size)
+            rows = row_sizes(total, workers, job.batch_size)  # guided over all the files
             for path, source in local:
                 parts += plan_parquet(path, source, rows, len(parts))
             return parts, layout
-        size = part_bytes(sum(path.stat().st_size for path, _ in local), workers)
+        size = byte_sizes(sum(path.stat().st_size for path, _ in local), workers)
         for path, source in local:
             parts += plan_lines(path, source, kind, size, len(parts))
         return parts, layout
