@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -391,25 +392,30 @@ class DatasetService:
     ) -> tuple[IngestResult, list[dict[str, Any]]]:
         """Convert ``source`` into Parquet at ``data_key`` (widening a column's type and
         starting over as needed) and describe its columns: from the rows in memory when
-        they fit there, else by reading the file back."""
-        for _ in range(_MAX_WIDENINGS):
-            try:
-                with (
-                    self._open_source(source) as reader,
-                    self.store.open_write(data_key) as target,
-                ):
-                    kept = rows_to_keep(reader)
-                    result = convert_to_parquet(
-                        reader, fmt, target, column_types=types, delimiter=delimiter, keep=kept
-                    )
-                break
-            except Widen as widen:
-                types[widen.column] = widen.to
-        else:  # pragma: no cover - needs more than _MAX_WIDENINGS distinct columns
-            raise InvalidInput("too many columns change type mid-file", field="source")
-        table = kept.table(result.schema)
-        if table is not None:
-            return result, table_statistics(table)
+        they fit there (while the file is synced to disk), else by reading the file back."""
+        with ThreadPoolExecutor(1, thread_name_prefix="opensage-describe") as describer:
+            described: Future[list[dict[str, Any]]] | None = None
+            for _ in range(_MAX_WIDENINGS):
+                try:
+                    with (
+                        self._open_source(source) as reader,
+                        self.store.open_write(data_key) as target,
+                    ):
+                        kept = rows_to_keep(reader)
+                        result = convert_to_parquet(
+                            reader, fmt, target, column_types=types, delimiter=delimiter, keep=kept
+                        )
+                        table = kept.table(result.schema)
+                        if table is not None:  # described while the file is synced
+                            described = describer.submit(table_statistics, table)
+                            del table
+                    break
+                except Widen as widen:
+                    types[widen.column] = widen.to
+            else:  # pragma: no cover - needs more than _MAX_WIDENINGS distinct columns
+                raise InvalidInput("too many columns change type mid-file", field="source")
+            if described is not None:
+                return result, described.result()
         return result, self._statistics(data_key)
 
     def _statistics(self, data_key: str) -> list[dict[str, Any]]:
