@@ -100,12 +100,12 @@ class PartWriter:
         self._handle.write(b"\n".join(lines) + b"\n")
 
     def close(self) -> None:
-        """Finish the file and give it its final name."""
+        """Finish the file and give it its final name. (Not synced to disk: a part is
+        scratch, read back into the job's output, which is; a job cut short by a crash
+        fails and its parts are removed.)"""
         if self._parquet is not None:
             self._parquet.close()
         if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
             self._handle.close()
         os.replace(self._temp, self.path)
 
