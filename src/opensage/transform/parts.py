@@ -22,7 +22,7 @@ FileKind = Literal["parquet", "csv", "jsonl"]
 SCAN_BYTES = 8 << 20
 MIN_PART_BYTES = 64 << 10
 MAX_PART_BYTES = 256 << 20
-# The smallest parts, at the end, are about this fraction of a worker's share of the input:
+# The smallest parts, at the end, are about a worker's share of the input over this: about
 # how far apart, at most, the workers run out of work.
 TAIL_PARTS_PER_WORKER = 16
 # A blank line (no record): CSV readers skip empty lines, JSON readers whitespace too.
