@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import numpy as np
@@ -73,17 +74,19 @@ def test_a_request_alone_does_not_wait_for_a_batch() -> None:
     assert answers[0].tolist() == [30.0]
 
 
+async def _two_requests(target: Batcher, between: Awaitable[Any]) -> list[Any]:
+    """Two one-row requests, the second sent after ``between``; their answers."""
+    first = asyncio.ensure_future(target.predict(np.array([[1.0, 0.0]])))
+    await between
+    second = await target.predict(np.array([[2.0, 0.0]]))
+    return [await first, second]
+
+
 def test_the_batch_wait_collects_requests_that_arrive_within_it() -> None:
     model = Recorder()
     target = batcher(model, in_flight=2, max_wait_s=0.2)
 
-    async def staggered() -> list[Any]:
-        first = asyncio.ensure_future(target.predict(np.array([[1.0, 0.0]])))
-        await asyncio.sleep(0.05)
-        second = await target.predict(np.array([[2.0, 0.0]]))
-        return [await first, second]
-
-    answers = asyncio.run(staggered())
+    answers = asyncio.run(_two_requests(target, asyncio.sleep(0.05)))
     assert [a.tolist() for a in answers] == [[10.0], [20.0]]
     assert [size for size, _ in model.calls] == [2]
 
@@ -123,13 +126,10 @@ def test_a_request_a_turn_behind_joins_the_batch_being_formed() -> None:
     model = Recorder()
     target = batcher(model, in_flight=2)
 
-    async def turns_apart() -> list[Any]:
-        first = asyncio.ensure_future(target.predict(np.array([[1.0, 0.0]])))
-        for _ in range(2):  # the first request queues; the drain starts
+    async def two_turns() -> None:  # the first request queues; the drain starts
+        for _ in range(2):
             await asyncio.sleep(0)
-        second = await target.predict(np.array([[2.0, 0.0]]))
-        return [await first, second]
 
-    answers = asyncio.run(turns_apart())
+    answers = asyncio.run(_two_requests(target, two_turns()))
     assert [a.tolist() for a in answers] == [[10.0], [20.0]]
     assert [size for size, _ in model.calls] == [2]
