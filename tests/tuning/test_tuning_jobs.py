@@ -179,7 +179,10 @@ def test_early_stopping_prunes_clearly_bad_trials(tuner: opensage.Client, tmp_pa
         assert "not promising" in (trial.failure_reason or "")
         training = tuner.training_jobs.get(trial.training_job_name)
         assert training.status.value == "Stopped"
-    assert all(t.status.value == "Completed" for t in trials if t.hyperparameters["x"] < 8)
+    others = [t for t in trials if t.hyperparameters["x"] < 8]
+    assert all(t.status.value == "Completed" for t in others), [
+        (t.number, t.hyperparameters, t.status, t.failure_reason, t.steps_reported) for t in others
+    ]
     assert job.info.trial_counts.pruned == len(pruned)
 
 
