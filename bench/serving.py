@@ -4,7 +4,7 @@ FastAPI app on the same XGBoost model, plus batch transform against in-process p
 One run makes the 10,000-row exam-score table (``examples/exam_scores/data.py``), starts a
 real ``opensage up`` server (``CPU_SLOTS`` slots, temporary data directory), uploads the
 table, trains the built-in ``xgboost`` on it (``HYPERPARAMETERS``), registers and approves
-the model and takes its file (``xgboost-model.json``) from the platform's artifact store.
+the model and takes its file (``xgboost-model.ubj``) from the platform's artifact store.
 The same file is then served four ways, each by one worker process:
 
 - OpenSage: ``version.deploy(instances=1)`` with the default variant (``max_batch_size``
@@ -442,16 +442,17 @@ def train_and_register(client: opensage.Client, data: ModuleType) -> opensage.Mo
 
 
 def model_file_of(version: opensage.ModelVersion, data_dir: Path) -> Path:
-    """The version's ``xgboost-model.json`` in the (local) artifact store."""
+    """The version's model file (as its manifest names it) in the (local) artifact store."""
     url = version.info.artifact_url
     parts = urlsplit(url)
     candidates = [data_dir / "artifacts" / "models" / version.model_group / f"v{version.version}"]
     if parts.scheme in ("", "file"):
         candidates.insert(0, Path(unquote(parts.path)))
     for candidate in candidates:
-        if (candidate / "xgboost-model.json").is_file():
-            return candidate / "xgboost-model.json"
-    raise RuntimeError(f"no xgboost-model.json at {url} nor {candidates[-1]}")
+        manifest = candidate / "manifest.json"
+        if manifest.is_file():
+            return candidate / json.loads(manifest.read_text())["model_file"]
+    raise RuntimeError(f"no model manifest at {url} nor {candidates[-1]}")
 
 
 def deploy_to_first(

@@ -31,7 +31,7 @@ def test_xgboost_job_on_a_dataset(trainer: opensage.Client, regression_dataset: 
     assert series["step"].tolist() == list(range(1, 31))
     assert series["value"].iloc[-1] < series["value"].iloc[0]
     model_dir = Path(job.model_artifact_url or "")
-    assert (model_dir / "xgboost-model.json").is_file()
+    assert (model_dir / "xgboost-model.ubj").is_file()
     manifest = json.loads((model_dir / "manifest.json").read_text())
     assert manifest["algorithm"] == "xgboost"
     assert manifest["feature_names"] == ["a", "b", "c"]

@@ -31,7 +31,9 @@ from opensage.algorithms.metrics import evaluation_metric_names, report, report_
 from opensage.algorithms.xgboost_dense import predict_dense
 from opensage.errors import InvalidInput
 
-MODEL_FILE = "xgboost-model.json"
+# Universal Binary JSON: XGBoost's own safe format, read back in a fraction of the time of
+# its JSON (which matters to every endpoint and transform worker that loads the model).
+MODEL_FILE = "xgboost-model.ubj"
 
 Objective = Literal[
     "reg:squarederror",
@@ -216,7 +218,7 @@ class XGBoost(Algorithm):
             problem_type=problem_type,
             data=data,
             model_file=MODEL_FILE,
-            model_format="xgboost-json",
+            model_format="xgboost-ubj",
             metrics=final,
             prediction=_PREDICTION.get(params.objective, "value"),
             classes=labels.classes,
