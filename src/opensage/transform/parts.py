@@ -9,6 +9,8 @@ the output is assembled in input order.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
 from collections.abc import Iterator
@@ -100,17 +102,36 @@ def byte_sizes(total_bytes: int, workers: int) -> PartSizes:
 
 
 def plan_parquet(path: Path, source: str, sizes: PartSizes | int, first_index: int) -> list[Part]:
-    """Parts of a Parquet file, of ``sizes`` rows (a fixed number, or guided)."""
-    total = pq.ParquetFile(path).metadata.num_rows
+    """Parts of a Parquet file, of about ``sizes`` rows (a fixed number, or guided).
+
+    A part ends where a row group ends when one is within half its size: a row group is
+    decoded from its first row, so a part that starts inside one also decodes the rows
+    before it.
+    """
+    metadata = pq.ParquetFile(path).metadata
+    total = metadata.num_rows
+    group_ends = list(
+        itertools.accumulate(metadata.row_group(g).num_rows for g in range(metadata.num_row_groups))
+    )
     parts: list[Part] = []
     start = 0
     while start < total:
-        stop = min(total, start + _next(sizes))
+        size = _next(sizes)
+        stop = _near_group_end(group_ends, start, min(total, start + size), size // 2)
         _taken(sizes, stop - start)
         index = first_index + len(parts)
         parts.append(Part(index, str(path), source, "parquet", start, stop, start, stop - start))
         start = stop
     return parts
+
+
+def _near_group_end(group_ends: list[int], start: int, stop: int, slack: int) -> int:
+    """The row group end after ``start`` nearest to ``stop`` if at most ``slack`` rows
+    away, else ``stop``."""
+    at = bisect.bisect_left(group_ends, stop)
+    near = [group_ends[i] for i in (at - 1, at) if 0 <= i < len(group_ends)]
+    near = [end for end in near if end > start and abs(end - stop) <= slack]
+    return min(near, key=lambda end: abs(end - stop)) if near else stop
 
 
 def plan_lines(

@@ -148,7 +148,10 @@ class TransformRunner:
         workers = job.max_parallel
         if "dataset" in spec:
             target = folder.input_dir / "data.parquet"
-            self.datasets.materialize(spec["dataset"], spec["version"], spec.get("split"), target)
+            # The workers only read it (the model's own code gets arrays, not the file).
+            self.datasets.materialize(
+                spec["dataset"], spec["version"], spec.get("split"), target, read_only=True
+            )
             schema = pq.read_schema(target)
             types = {field.name: logical_type(field.type) for field in schema}
             where = f"dataset {spec['dataset']!r} v{spec['version']}"
