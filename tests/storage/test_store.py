@@ -109,6 +109,27 @@ def test_put_file_copies_a_local_file(store: ArtifactStore, tmp_path: Path) -> N
     assert store.size("files/source.bin") == len(payload)
 
 
+@pytest.mark.parametrize("link", [False, True])
+def test_copy_to_puts_a_key_in_a_local_file(
+    backend: StoreUnderTest, tmp_path: Path, link: bool
+) -> None:
+    store = backend.store
+    payload = os.urandom(9 * 1024 * 1024 + 5)  # more than one copy chunk
+    store.put_bytes(payload, "datasets/a/v1/data.parquet")
+    target = tmp_path / f"copy-{link}.parquet"
+
+    store.copy_to("datasets/a/v1/data.parquet", target, link=link)
+
+    assert target.read_bytes() == payload
+    # A local store links only when asked; the link outlives the key's deletion.
+    linked = link and store.is_local
+    assert (target.stat().st_nlink == 2) is linked
+    store.delete_prefix("datasets/a")
+    assert target.read_bytes() == payload
+    with pytest.raises(NotFound):
+        store.copy_to("datasets/a/v1/data.parquet", tmp_path / "gone.parquet", link=link)
+
+
 def test_url_names_the_key_under_the_root(backend: StoreUnderTest) -> None:
     url = backend.store.url("datasets/a/v1/data.parquet")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -258,8 +257,18 @@ class DatasetService:
         _split_index(name, splits, split)
         return self._split_chunks(data_key, splits, split, name)
 
-    def materialize(self, name: str, version: int | None, split: str | None, target: Path) -> int:
-        """Write a version (or one split of it) as a local Parquet file; the row count."""
+    def materialize(
+        self,
+        name: str,
+        version: int | None,
+        split: str | None,
+        target: Path,
+        *,
+        read_only: bool = False,
+    ) -> int:
+        """Write a version (or one split of it) as a local Parquet file; the row count.
+        ``read_only``: the caller never writes to ``target``, so a whole version may be a
+        hard link to the stored file rather than a copy."""
         with self.db.reader() as session:
             dataset = self._get(session, name)
             row = self._version_row(session, dataset, version, with_statistics=False)
@@ -267,8 +276,7 @@ class DatasetService:
         target.parent.mkdir(parents=True, exist_ok=True)
         if split is not None:
             return self.write_split(data_key, splits, split, str(target), name=name)
-        with self.store.open_read(data_key) as source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, 8 << 20)
+        self.store.copy_to(data_key, target, link=read_only)
         return num_rows
 
     def _split_chunks(
