@@ -37,6 +37,22 @@ def prediction_columns(predictions: np.ndarray, rows: int, where: str) -> list[p
     raise RecordError(f"{where}: the model returned predictions of shape {values.shape}")
 
 
+def csv_lines(predictions: np.ndarray) -> bytes | None:
+    """Predictions alone as CSV lines, through orjson's number formatting: the shortest
+    text that reads back as the same value, as Arrow's CSV writer gives (``838.0`` where
+    it writes ``838``), in about half the time. None where it does not apply: values
+    other than numbers, or not finite (orjson writes those as JSON's null)."""
+    values = np.ascontiguousarray(predictions)
+    if values.dtype.kind not in "fiu" or values.ndim not in (1, 2) or 0 in values.shape:
+        return None
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        return None
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    if values.ndim == 1:  # [a,b,c]
+        return text[1:-1].replace(b",", b"\n") + b"\n"
+    return text[2:-2].replace(b"],[", b"\n") + b"\n"  # [[a,b],[c,d]]
+
+
 def prediction_names(count: int) -> list[str]:
     """Column names of the predictions in tabular outputs."""
     return [PREDICTION] if count == 1 else [f"{PREDICTION}_{i}" for i in range(count)]
@@ -66,6 +82,12 @@ class PartWriter:
         if self.fmt == "jsonl":
             self._write_jsonl(inputs, predictions, rows)
             return
+        if self.fmt == "csv" and inputs is None:
+            lines = csv_lines(predictions)
+            if lines is not None:
+                assert self._handle is not None
+                self._handle.write(lines)
+                return
         names = prediction_names(len(columns))
         table = pa.table(dict(zip(names, columns, strict=True)))
         if inputs is not None:
@@ -77,7 +99,7 @@ class PartWriter:
             options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
             pacsv.write_csv(table, sink, write_options=options)
             assert self._handle is not None
-            self._handle.write(sink.getvalue().to_pybytes())
+            self._handle.write(sink.getvalue())
             return
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(str(self._temp), table.schema, compression="snappy")
