@@ -168,6 +168,30 @@ def test_jobs_share_cpu_slots(trainer: opensage.Client, tmp_path: Path) -> None:
         trainer.training_jobs.create("too-wide", script=script, cpu_slots=3)
 
 
+POOLS_SCRIPT = """
+import json
+from threadpoolctl import threadpool_info
+pools = sorted({(p["user_api"], p["num_threads"]) for p in threadpool_info()})
+print("pools=" + json.dumps(pools))
+"""
+
+
+@pytest.mark.parametrize("cpu_slots", [1, 2])
+def test_a_script_gets_as_many_blas_and_openmp_threads_as_cpu_slots(
+    trainer: opensage.Client, tmp_path: Path, cpu_slots: int
+) -> None:
+    # The fork server runs BLAS on one thread for the workers; a script job gets its slots.
+    script = write_script(tmp_path, POOLS_SCRIPT)
+    job = trainer.training_jobs.create(
+        f"pools-{cpu_slots}", script=script, cpu_slots=cpu_slots
+    ).wait(timeout=60)
+    assert job.status.value == "Completed", job.failure_reason
+    line = next(x for x in "".join(job.logs()).splitlines() if x.startswith("pools="))
+    pools = {tuple(pool) for pool in json.loads(line.removeprefix("pools="))}
+    assert {api for api, _ in pools} == {"blas", "openmp"}
+    assert pools == {("blas", cpu_slots), ("openmp", cpu_slots)}
+
+
 def test_bad_submissions_are_rejected(trainer: opensage.Client, tmp_path: Path) -> None:
     script = write_script(tmp_path, "print('hi')\n")
     with pytest.raises(opensage.InvalidInput, match="does not exist") as missing:

@@ -72,6 +72,12 @@ def _run_builtin(spec: dict[str, Any]) -> None:
 
 
 def _run_script(spec: dict[str, Any]) -> None:
+    from opensage.training.launcher import preloaded_pools
+
+    # The script's numeric libraries get the job's CPU count: the fork server runs BLAS
+    # on one thread (for the workers), and the environment's OMP_NUM_THREADS and the like
+    # come too late for the libraries it preloaded. (A built-in sizes its own.)
+    preloaded_pools().set(int(spec["num_cpus"]))
     script = spec["entry_point"]
     sys.argv = [script, *spec["user_args"]]
     for extra in reversed(spec.get("extra_paths", [])):

@@ -13,9 +13,12 @@ import os
 import signal
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opensage.training import child
+
+if TYPE_CHECKING:
+    from opensage.algorithms.threads import ThreadPools
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ PRELOAD = [
     "opensage.serving.worker",
     # And transform workers.
     "opensage.transform.worker",
+    # Last: the thread pools of all the above, with BLAS on one thread in every fork.
+    "opensage.training.forkserver_setup",
 ]
 
 
@@ -96,6 +101,15 @@ class Launcher:
         if process.is_alive():
             self.signal(process, signal.SIGKILL)
             process.join(timeout=10)
+
+
+def preloaded_pools() -> ThreadPools:
+    """The native thread pools the fork server found after its preloads, for a process
+    forked from it (anywhere else, the first call sets this process's BLAS to one
+    thread, as in the fork server)."""
+    from opensage.training import forkserver_setup
+
+    return forkserver_setup.POOLS
 
 
 def _noop() -> None:
