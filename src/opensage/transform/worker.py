@@ -22,17 +22,13 @@ from typing import Any
 from opensage.algorithms.threads import ThreadPools
 from opensage.serving.model import ServedModel
 from opensage.training.child import die_with_parent
+from opensage.training.launcher import preloaded_pools
 from opensage.transform.encoding import PartWriter
 from opensage.transform.layout import FeatureLayout
 from opensage.transform.parts import Part
 from opensage.transform.records import RecordError, read_part
 
 PROGRESS_EVERY_S = 0.2
-# Found when the fork server imports this module, the last of its preloads (after the
-# built-ins' libraries): a worker of a built-in model caps their threads without scanning
-# every loaded library again; one of a model with its own code, which may have loaded
-# other libraries, scans anew.
-PRELOADED_POOLS = ThreadPools()
 
 
 class JobFolder:
@@ -125,7 +121,9 @@ class _Worker:
             ) from exc
         # Each worker holds one CPU slot of the job (max_parallel slots in all): its
         # model's native thread pools stay on one core instead of fighting the others.
-        pools = PRELOADED_POOLS if model.code is None else ThreadPools()
+        # A built-in's are those the fork server found (no scan of every loaded library
+        # again); a model with its own code may have loaded other libraries.
+        pools = preloaded_pools() if model.code is None else ThreadPools()
         with pools.limit(1):
             for data in self.spec["parts"]:
                 part = Part.from_dict(data)
