@@ -130,6 +130,24 @@ def test_copy_to_puts_a_key_in_a_local_file(
         store.copy_to("datasets/a/v1/data.parquet", tmp_path / "gone.parquet", link=link)
 
 
+def test_move_in_stores_a_local_file_and_removes_it(
+    backend: StoreUnderTest, tmp_path: Path
+) -> None:
+    store = backend.store
+    payload = os.urandom(2 * 1024 * 1024 + 3)
+    local = tmp_path / "assembled.out"
+    local.write_bytes(payload)
+
+    assert store.move_in(local, "outputs/job/data.csv.out") == "outputs/job/data.csv.out"
+
+    assert store.read_bytes("outputs/job/data.csv.out") == payload
+    assert not local.exists()
+    local.write_bytes(b"another")
+    with pytest.raises(Conflict):
+        store.move_in(local, "outputs/job/data.csv.out")
+    assert store.read_bytes("outputs/job/data.csv.out") == payload
+
+
 def test_url_names_the_key_under_the_root(backend: StoreUnderTest) -> None:
     url = backend.store.url("datasets/a/v1/data.parquet")
 

@@ -128,6 +128,28 @@ class ArtifactStore:
             shutil.copyfileobj(source, target, _CHUNK)
         return key
 
+    def move_in(self, local_path: Path, key: str) -> str:
+        """Store a finished local file (its content already synced to disk) under
+        ``key``, and remove it: a local store on the same filesystem links it into place
+        (atomic, and never over an existing key), others copy it. Returns the key."""
+        if self.is_local:
+            path = self.path(key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                os.link(local_path, path)
+            except FileExistsError:
+                raise Conflict(
+                    f"artifact {key!r} already exists and artifacts are immutable"
+                ) from None
+            except OSError:
+                pass  # another filesystem, or links not allowed: copy
+            else:
+                os.remove(local_path)
+                return key
+        self.put_file(local_path, key)
+        os.remove(local_path)
+        return key
+
     def put_bytes(self, data: bytes, key: str) -> str:
         """Store ``data`` under ``key``; returns the key."""
         with self.open_write(key) as target:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,8 +121,9 @@ class TransformRunner:
             raise OpenSageError("the input holds no records")
         outcome = "not started"
         fmt = self._format(job)
+        files = None if "dataset" in job.output else OutputFiles(folder, parts, fmt)
         if not (stop.is_set() or interrupt.is_set()):
-            outcome = self._predict(job, folder, parts, layout, fmt, stop, interrupt)
+            outcome = self._predict(job, folder, parts, layout, fmt, stop, interrupt, files)
         if interrupt.is_set() and outcome != "done":
             return S.FAILED, SHUTDOWN_REASON, None
         if stop.is_set() and outcome != "done":
@@ -129,9 +131,9 @@ class TransformRunner:
         missing = [p.index for p in parts if not folder.output(p.index, fmt).exists()]
         if missing:
             raise OpenSageError(f"the workers left parts {missing[:10]} without output")
-        if "dataset" in job.output:
+        if files is None:
             return S.COMPLETED, None, self._write_dataset(job, folder, parts)
-        return S.COMPLETED, None, self._write_files(job, folder, parts, fmt)
+        return S.COMPLETED, None, {"files": files.store(self.store, job.output["path"])}
 
     @staticmethod
     def _format(job: TransformJob) -> OutputFormat:
@@ -192,9 +194,11 @@ class TransformRunner:
         fmt: OutputFormat,
         stop: threading.Event,
         interrupt: threading.Event,
+        files: OutputFiles | None,
     ) -> str:
         """Run the workers until every part is done: ``done``, ``stopped`` or
-        ``interrupted`` (a failed worker raises its reason)."""
+        ``interrupted`` (a failed worker raises its reason). Meanwhile ``files``, if
+        given, takes the parts done so far."""
         spec: dict[str, Any] = {
             "folder": str(folder.root),
             "parts": [part.to_dict() for part in parts],
@@ -224,6 +228,8 @@ class TransformRunner:
                 if failed:
                     self._terminate(processes)
                     raise RecordError(folder.failure() or _exit_reason(failed[0].exitcode))
+                if files is not None:
+                    files.append_done()
                 if all(p.exitcode == 0 for p in processes):
                     return "done"
                 if interrupt.is_set():
@@ -250,30 +256,6 @@ class TransformRunner:
                 process.join(timeout=10)
 
     # -- output -----------------------------------------------------------------------
-    def _write_files(
-        self, job: TransformJob, folder: JobFolder, parts: list[Part], fmt: OutputFormat
-    ) -> dict[str, Any]:
-        """One ``<input file>.out`` per input file under the output path, parts in order;
-        on failure, none of them."""
-        prefix = job.output["path"]
-        by_source: OrderedDict[str, list[Part]] = OrderedDict()
-        for part in parts:
-            by_source.setdefault(part.source, []).append(part)
-        written: list[str] = []
-        try:
-            for source, pieces in by_source.items():
-                key = f"{prefix}/{source}{OUTPUT_SUFFIX}"
-                with self.store.open_write(key) as sink:
-                    for part in pieces:
-                        with open(folder.output(part.index, fmt), "rb") as piece:
-                            shutil.copyfileobj(piece, sink, 8 << 20)
-                written.append(key)
-        except BaseException:
-            for key in written:
-                self.store.delete_file(key)
-            raise
-        return {"files": len(written)}
-
     def _write_dataset(
         self, job: TransformJob, folder: JobFolder, parts: list[Part]
     ) -> dict[str, Any]:
@@ -312,6 +294,70 @@ class TransformRunner:
             )
         )
         return {"dataset": name, "dataset_version": created.version}
+
+
+class OutputFiles:
+    """A file output: one ``<input file>.out`` per input file, its parts in order.
+
+    Each is assembled in the job's folder as its parts are done, and synced as it grows,
+    so that little is left to copy and sync once the last part is done; they all go
+    into the artifact store only then (or none of them).
+    """
+
+    def __init__(self, folder: JobFolder, parts: list[Part], fmt: OutputFormat) -> None:
+        self.folder = folder
+        self.fmt = fmt
+        self._waiting = deque(parts)
+        self._files: OrderedDict[str, Path] = OrderedDict()
+        self._handle: BinaryIO | None = None
+
+    def append_done(self) -> None:
+        """Append the parts done so far that come next in order."""
+        appended = False
+        while self._waiting:
+            part = self._waiting[0]
+            piece = self.folder.output(part.index, self.fmt)
+            if not piece.exists():  # a part's file appears once it is complete
+                break
+            if part.source not in self._files:
+                self._close()  # the previous input file's output is whole
+                path = self.folder.assembled / f"{len(self._files):06d}{OUTPUT_SUFFIX}"
+                self._files[part.source] = path
+                self._handle = open(path, "wb")  # noqa: SIM115 - closed by _close
+            assert self._handle is not None
+            with open(piece, "rb") as source:
+                shutil.copyfileobj(source, self._handle, 8 << 20)
+            self._waiting.popleft()
+            appended = True
+        if appended:
+            self._sync()
+
+    def store(self, store: ArtifactStore, prefix: str) -> int:
+        """Put every file under ``prefix`` (once every part is done); how many."""
+        self.append_done()
+        if self._waiting:
+            raise OpenSageError(f"part {self._waiting[0].index} has no output")
+        self._close()
+        written: list[str] = []
+        try:
+            for source, path in self._files.items():
+                written.append(store.move_in(path, f"{prefix}/{source}{OUTPUT_SUFFIX}"))
+        except BaseException:
+            for key in written:
+                store.delete_file(key)
+            raise
+        return len(written)
+
+    def _sync(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            os.fdatasync(self._handle.fileno())
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            self._sync()
+            self._handle.close()
+            self._handle = None
 
 
 def _exit_reason(exitcode: int | None) -> str:

@@ -43,9 +43,12 @@ class JobFolder:
         self.progress = root / "progress"
         self.failures = root / "failures"
         self.logs = root / "logs"
+        self.assembled = root / "assembled"
 
     def create(self) -> None:
-        for folder in (self.claims, self.outputs, self.progress, self.failures, self.logs):
+        for folder in (
+            self.claims, self.outputs, self.progress, self.failures, self.logs, self.assembled
+        ):  # fmt: skip
             folder.mkdir(parents=True, exist_ok=True)
 
     def output(self, index: int, fmt: str) -> Path:
