@@ -6,7 +6,8 @@ BLAS libraries' thread count, and setting that count in a fork makes OpenBLAS st
 threads, which spin for about 0.1 s before they sleep: a core's worth of work taken from
 a worker that has just begun to predict. So the count is set here, once, to what the
 workers want (one thread each, see ``ThreadPools``); a training job raises it to its own
-CPU count (``child.run_job``).
+CPU count (a script job as it starts, a built-in with ``limit_threads`` where it uses
+BLAS).
 """
 
 from __future__ import annotations
