@@ -13,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json
@@ -27,10 +29,13 @@ SCRIPT = textwrap.dedent(
         def render(self):
             return b"", "text/plain"
 
-    batcher = Batcher(model=None, max_batch_size=8, max_wait_s=0.0, max_queue=8)
+    from opensage.algorithms.threads import ThreadPools
+
+    given = ThreadPools() if GIVEN_POOLS else None  # found once, as the fork server does
+    batcher = Batcher(model=None, max_batch_size=8, max_wait_s=0.0, max_queue=8, pools=given)
     app = DataPlane(
         "e", [Variant("v", 1.0, None, batcher)], max_payload_bytes=1024,
-        capture=None, authenticate=None, metrics=Metrics(),
+        capture=None, authenticate=None, metrics=Metrics(), pools=given,
     )
 
     async def main():
@@ -57,9 +62,11 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_worker_threads_predict_single_threaded() -> None:
+@pytest.mark.parametrize("given_pools", [False, True], ids=["scanned", "given"])
+def test_worker_threads_predict_single_threaded(given_pools: bool) -> None:
+    code = f"GIVEN_POOLS = {given_pools}\n{SCRIPT}"
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])

@@ -57,13 +57,14 @@ class ThreadPools:
         return self._controller.select(filepath=paths)
 
 
-def one_thread() -> None:
+def one_thread(pools: ThreadPools | None = None) -> None:
     """From now on, predict on one thread: caps the calling thread's OpenMP pool and the
-    process's BLAS pools at one thread (not restored).
+    process's BLAS pools at one thread (not restored); ``pools``: those to cap, if known
+    (else every library loaded is scanned for them, 15-45 ms).
 
     For a serving worker, whose predict calls are small batches: waking a second thread
     costs more than it saves, and OpenMP threads spinning after a call take the core the
     next request (or the client) needs. An endpoint scales with its worker processes.
     Call it on every thread that predicts (e.g. as a thread pool's initializer).
     """
-    ThreadPools().set(1)
+    (pools or ThreadPools()).set(1)

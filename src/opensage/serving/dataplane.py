@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from opensage.algorithms.threads import one_thread
+from opensage.algorithms.threads import ThreadPools, one_thread
 from opensage.errors import OpenSageError
 from opensage.serving.capture import CaptureBuffer
 from opensage.serving.model import ServedModel
@@ -83,11 +83,15 @@ class Batcher:
     _queue: deque[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = field(default_factory=deque)
     _draining: bool = False
     _drainer: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
-    _executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(
-            1, thread_name_prefix="opensage-predict", initializer=one_thread
-        )
-    )
+    pools: ThreadPools | None = None
+    """The native thread pools to keep at one thread (None: scan for them)."""
+    _executor: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix="opensage-predict", initializer=one_thread,
+            initargs=(self.pools,),
+        )  # fmt: skip
 
     async def predict(self, rows: np.ndarray) -> np.ndarray:
         """Predictions for ``rows``, computed with those of the requests queued with them."""
@@ -175,8 +179,10 @@ class DataPlane:
         authenticate: Callable[[str | None], None] | None,
         metrics: Any,
         on_ready: Callable[[], None] = lambda: None,
+        pools: ThreadPools | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.pools = pools  # the native thread pools to keep at one thread (None: scan)
         self.variants = {v.name: v for v in variants}
         self._names = [v.name for v in variants]
         self._weights = [v.weight for v in variants]
@@ -218,9 +224,13 @@ class DataPlane:
             if message["type"] == "lifespan.startup":
                 # Models predict on one thread per worker: on this thread (a batch of
                 # every request in flight), the batchers' and the custom code's threads.
-                one_thread()
+                one_thread(self.pools)
                 asyncio.get_running_loop().set_default_executor(
-                    ThreadPoolExecutor(thread_name_prefix="opensage-invoke", initializer=one_thread)
+                    ThreadPoolExecutor(
+                        thread_name_prefix="opensage-invoke",
+                        initializer=one_thread,
+                        initargs=(self.pools,),
+                    )
                 )
                 if self.capture is not None:
                     self.capture.start()

@@ -57,15 +57,20 @@ def _build(spec: dict[str, Any], runtime: Path) -> tuple[Any, socket.socket]:
     from opensage.serving.dataplane import Batcher, DataPlane, Variant
     from opensage.serving.metrics import EndpointMetrics
     from opensage.serving.model import ServedModel
+    from opensage.training.launcher import preloaded_pools
 
+    models = [ServedModel(Path(item["model_dir"])) for item in spec["variants"]]
+    # Built-ins' thread pools are those the fork server found; a model's own code may
+    # have loaded other libraries, whose pools a scan finds.
+    pools = preloaded_pools() if all(model.code is None for model in models) else None
     variants = []
-    for item in spec["variants"]:
-        model = ServedModel(Path(item["model_dir"]))
+    for item, model in zip(spec["variants"], models, strict=True):
         batcher = Batcher(
             model,
             max_batch_size=int(item["max_batch_size"]),
             max_wait_s=float(item["max_batch_wait_ms"]) / 1000.0,
             max_queue=MAX_QUEUE,
+            pools=pools,
         )
         variants.append(Variant(item["name"], float(item["weight"]), model, batcher))
     capture = None
@@ -86,6 +91,7 @@ def _build(spec: dict[str, Any], runtime: Path) -> tuple[Any, socket.socket]:
         authenticate=authenticate,
         metrics=EndpointMetrics(),
         on_ready=lambda: ready.touch(),
+        pools=pools,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
