@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from opensage.transform.encoding import PartWriter, csv_lines
+from opensage.transform.records import RecordError
 
 
 def arrow_csv(values: np.ndarray) -> bytes:
@@ -81,3 +82,24 @@ def test_a_part_writes_fast_and_arrow_batches_in_order(tmp_path: Path) -> None:
     assert [float(v) for v in path.read_bytes().splitlines()] == pytest.approx(
         [1.5, 2.0, np.nan, 4.25], nan_ok=True
     )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize(
+    ("predictions", "message"),
+    [
+        (np.zeros(3), "returned 3 predictions for 2 rows"),
+        (np.float32(1.0), "returned 1 predictions for 2 rows"),
+        (np.zeros((2, 2, 2)), r"returned predictions of shape \(2, 2, 2\)"),
+    ],
+)
+def test_predictions_of_the_wrong_shape_fail_the_part_whatever_the_format(
+    tmp_path: Path, fmt: str, predictions: np.ndarray, message: str
+) -> None:
+    path = tmp_path / f"part-000000.{fmt}"
+    with (
+        pytest.raises(RecordError, match=f"rows 1-2: the model {message}"),
+        PartWriter(path, fmt) as writer,  # type: ignore[arg-type]
+    ):
+        writer.write(2, None, predictions, "rows 1-2")
+    assert list(tmp_path.iterdir()) == []  # nothing left behind

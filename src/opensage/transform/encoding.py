@@ -24,17 +24,23 @@ OutputFormat = Literal["csv", "jsonl", "parquet"]
 PREDICTION = "prediction"
 
 
-def prediction_columns(predictions: np.ndarray, rows: int, where: str) -> list[pa.Array]:
-    """One array per output value of the model (one, or one per class / component)."""
+def checked_predictions(predictions: np.ndarray, rows: int, where: str) -> np.ndarray:
+    """The model's predictions for ``rows`` rows: one value per row, or a row of values
+    (one per class / component); anything else is the model's error."""
     values = np.asarray(predictions)
     if values.ndim == 0 or values.shape[0] != rows:
         count = 1 if values.ndim == 0 else values.shape[0]
         raise RecordError(f"{where}: the model returned {count} predictions for {rows} rows")
+    if values.ndim > 2:
+        raise RecordError(f"{where}: the model returned predictions of shape {values.shape}")
+    return values
+
+
+def prediction_columns(values: np.ndarray) -> list[pa.Array]:
+    """One array per output value of checked predictions."""
     if values.ndim == 1:
         return [pa.array(values)]
-    if values.ndim == 2:
-        return [pa.array(values[:, i]) for i in range(values.shape[1])]
-    raise RecordError(f"{where}: the model returned predictions of shape {values.shape}")
+    return [pa.array(values[:, i]) for i in range(values.shape[1])]
 
 
 def csv_lines(predictions: np.ndarray) -> bytes | None:
@@ -73,7 +79,7 @@ class PartWriter:
     ) -> None:
         """Write a batch of ``rows`` records: their predictions, after the input columns
         when ``inputs`` is given."""
-        columns = prediction_columns(predictions, rows, where)
+        predictions = checked_predictions(predictions, rows, where)
         if inputs is not None and PREDICTION in inputs.column_names:
             raise RecordError(
                 f"{where}: the input has a column named {PREDICTION!r}, which join_source "
@@ -88,6 +94,7 @@ class PartWriter:
                 assert self._handle is not None
                 self._handle.write(lines)
                 return
+        columns = prediction_columns(predictions)
         names = prediction_names(len(columns))
         table = pa.table(dict(zip(names, columns, strict=True)))
         if inputs is not None:
