@@ -231,6 +231,83 @@ def test_only_blocks_whose_quoted_values_hold_line_breaks_are_flagged(
     assert b"".join(block for block, _ in blocks) == path.read_bytes()
 
 
+def _quoting_reference(data: bytes, row_start: int) -> tuple[int, bool]:
+    """``_row_end`` worked out byte by byte, as Arrow reads quotes: where the last row ends
+    (after the last line break outside quoted values; -1 if none), and whether a quoted
+    value before there holds a line break."""
+    line_break = b"\n" if b"\n" in data else b"\r"
+    outside: list[int] = []  # line breaks outside quoted values
+    inside: list[int] = []  # line breaks inside them
+    state, i = "start", row_start  # start of a field, in a field, in a quoted value
+    while i < len(data):
+        char = data[i : i + 1]
+        if state == "quoted":
+            if char == b'"':
+                if data[i + 1 : i + 2] == b'"':
+                    i += 1  # two quotes stand for one
+                else:
+                    state = "field"
+            elif char in b"\r\n":
+                inside.append(i)
+        elif char == b'"' and state == "start":
+            state = "quoted"
+        elif char in (b",", b"\n", b"\r"):
+            state = "start"
+            if char == line_break:
+                outside.append(i)
+        else:
+            state = "field"
+        i += 1
+    if not outside:
+        return -1, False
+    cut = outside[-1]
+    return cut + 1, any(position < cut for position in inside)
+
+
+def _quoted_rows(rnd: random.Random) -> bytes:
+    """Rows of quoted and plain fields: mostly well formed (each value opened at a field
+    start and closed by the next quote), now and then a line break, a doubled quote or a
+    quote inside a plain field."""
+    rows = []
+    odd_share = rnd.choice([0.0, 0.03])  # a block without anything odd, or with some
+    for _ in range(rnd.randint(1, 30)):
+        fields = []
+        for _ in range(rnd.randint(1, 4)):
+            text = "".join(rnd.choice("ab ,") for _ in range(rnd.randint(0, 6)))
+            odd = rnd.random()
+            if odd < odd_share:
+                text += rnd.choice(["\n", "\r\n", '""'])
+            if rnd.random() < 0.5:
+                fields.append(f'"{text}"')
+            else:
+                fields.append(text.replace(",", "") + ('x"y' if odd > 1 - odd_share else ""))
+        rows.append(",".join(fields))
+    text = rnd.choice(["\n", "\r\n"]).join(rows)
+    cut = rnd.randint(0, len(text))  # a block ends anywhere
+    return text[:cut].encode()
+
+
+@pytest.mark.parametrize("gather_share", [0.0, 1.0], ids=["line breaks", "inside bytes"])
+@pytest.mark.parametrize("family", ["random bytes", "quoted rows"])
+def test_row_ends_follow_arrows_quoting(
+    monkeypatch: pytest.MonkeyPatch, family: str, gather_share: float
+) -> None:
+    # Random blocks through ``_row_end`` (each of its paths: runs of single quotes opened
+    # and closed in turn, doubled quotes, quotes in plain fields; line breaks in quoted
+    # values found either way) against a byte-by-byte reading.
+    monkeypatch.setattr(ingest, "GATHER_SHARE", gather_share)
+    rnd = random.Random(7)
+    for _ in range(3000):
+        if family == "random bytes":
+            data = bytes(rnd.choice(b'aa,,""\n\r') for _ in range(rnd.randint(0, 120)))
+        else:
+            data = _quoted_rows(rnd)
+        bom = rnd.random() < 0.1
+        block = bytearray((b"\xef\xbb\xbf" if bom else b"") + data)
+        got = ingest._row_end(block, len(block), b'"', b",", bom=bom)
+        assert got == _quoting_reference(bytes(block), 3 if bom else 0), bytes(block)
+
+
 def test_late_values_widen_int_to_float_and_to_string(
     client: opensage.Client, tmp_path: Path
 ) -> None:

@@ -49,6 +49,45 @@ def test_csv_becomes_versioned_parquet_with_inferred_schema(
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
 
 
+def test_only_columns_whose_values_repeat_are_dictionary_encoded(
+    client: opensage.Client, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),  # all distinct
+            "reading": rng.normal(0, 1, n),  # all distinct
+            "grade": rng.integers(1, 6, n),
+            "rounded": rng.normal(20, 3, n).round(0),
+            "track": rng.choice(["cloud", "data", "ml"], n),
+            "note": [f"note {i}" for i in range(n)],  # all distinct
+        }
+    )
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+
+    dataset = client.datasets.create(path, name="mixed")
+
+    metadata = pq.ParquetFile(dataset.latest.artifact_url).metadata
+    assert metadata.num_row_groups >= 1
+    for group in range(metadata.num_row_groups):
+        encoded = {
+            metadata.row_group(group).column(i).path_in_schema: "RLE_DICTIONARY"
+            in metadata.row_group(group).column(i).encodings
+            for i in range(metadata.num_columns)
+        }
+        assert encoded == {
+            "id": False,
+            "reading": False,
+            "grade": True,
+            "rounded": True,
+            "track": True,
+            "note": False,
+        }
+    pd.testing.assert_frame_equal(dataset.to_pandas(), frame, check_dtype=False)
+
+
 def test_parquet_source_keeps_its_types(client: opensage.Client, tmp_path: Path) -> None:
     frame = _frame()
     path = tmp_path / "students.parquet"

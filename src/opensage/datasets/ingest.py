@@ -17,6 +17,7 @@ from typing import IO, Any, Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -44,10 +45,19 @@ CSV_PIECE_SIZE = 1024 * 1024
 # A CSV row (a quoted value may hold line breaks) may span at most this many blocks.
 MAX_ROW_BLOCKS = 4
 _UTF8_BOM = b"\xef\xbb\xbf"
-# Parquet's default (1 MiB) lets a column of mostly distinct values fill most of a row
-# group's dictionary before falling back to plain encoding, which makes writing ~4x
-# slower; 128 KiB still dictionary-encodes low-cardinality columns, and files are smaller.
+# Whether a quoted value holds a line break is found from the bytes inside quoted values
+# when they are at most this share of a block (the usual short quoted strings), else from
+# the positions of all its line breaks.
+GATHER_SHARE = 1 / 8
+# Dictionary encoding pays for a column whose values repeat, and only costs for one of
+# mostly distinct values: Parquet's writer fills a dictionary for it in every row group
+# before falling back to plain encoding. So a column is dictionary-encoded only when its
+# first batch has at most 1 distinct value in DICTIONARY_REPEATS and those take at most
+# DICTIONARY_PAGE_BYTES (measured on the 1M-row bench CSV: writing takes half the CPU
+# time of dictionary-encoding every column, and the file is 18 % smaller). The page limit
+# also bounds the dictionary of a column whose values turn out more varied further on.
 DICTIONARY_PAGE_BYTES = 128 * 1024
+DICTIONARY_REPEATS = 4
 # The rows a conversion writes are also kept in memory (they are there anyway, as Arrow
 # batches) when the source file is at most this large and they take at most this much,
 # so that their statistics need not read the file back; a larger file keeps none, and its
@@ -228,7 +238,11 @@ def _write(
     schema = first.schema
     num_rows = 0
     with pq.ParquetWriter(
-        target, schema, compression="snappy", dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
+        target,
+        schema,
+        compression="snappy",
+        use_dictionary=repeating_columns(first),
+        dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
     ) as writer:
         batch: pa.RecordBatch | pa.Table | None = first
         while batch is not None:
@@ -241,6 +255,23 @@ def _write(
                     keep.add(batch)
             batch = next(rest, None)
     return num_rows
+
+
+def repeating_columns(batch: pa.RecordBatch | pa.Table) -> list[str]:
+    """The columns of ``batch`` worth dictionary-encoding: those with at most one distinct
+    value in ``DICTIONARY_REPEATS`` rows, whose distinct values fit in a dictionary page."""
+    chosen = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            distinct = pc.unique(column)
+        except pa.ArrowNotImplementedError:  # nested types: written plain
+            continue
+        if (
+            len(distinct) * DICTIONARY_REPEATS <= max(batch.num_rows, 1)
+            and distinct.nbytes <= DICTIONARY_PAGE_BYTES
+        ):
+            chosen.append(name)
+    return chosen
 
 
 def _read_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
@@ -520,29 +551,48 @@ class _QuotedValues:
     one; an odd run elsewhere closes the value it is in, if any; an even run changes
     nothing. So after a run, whether a quoted value is open is the parity of the odd runs
     at field starts since the last odd run elsewhere.
+
+    Only the quotes' positions take a pass over all of ``codes``; the rest works on the
+    runs of quotes and on the bytes inside quoted values.
     """
 
     def __init__(self, codes: np.ndarray, quote: int, delimiter: bytes, row_start: int) -> None:
         self._codes = codes
-        quotes = np.flatnonzero(codes == quote).astype(np.int32)  # blocks are < 2 GiB
+        quotes = np.flatnonzero(codes == quote)
         first = np.ones(quotes.size, dtype=bool)
         np.not_equal(quotes[1:] - quotes[:-1], 1, out=first[1:])
-        firsts = np.flatnonzero(first).astype(np.int32)
-        starts = quotes[firsts]  # where each run of quotes starts
-        odd = (np.diff(firsts, append=np.int32(quotes.size)) & 1).astype(bool)
+        if first.all():  # no two quotes side by side: each is a run of one
+            starts, lengths = quotes, np.ones(quotes.size, dtype=quotes.dtype)
+        else:
+            firsts = np.flatnonzero(first)
+            starts = quotes[firsts]  # where each run of quotes starts
+            lengths = np.diff(firsts, append=quotes.size)
+        odd = (lengths & 1).astype(bool)
         before = codes[np.maximum(starts - 1, 0)]
         field_start = (starts == row_start) | (before == 0x0A) | (before == 0x0D)
         if len(delimiter) == 1:
             field_start |= before == delimiter[0]
-        toggles = np.cumsum(odd & field_start, dtype=np.int32)
-        closing = np.where(odd & ~field_start, np.arange(starts.size, dtype=np.int32), -1)
-        last_closing = np.maximum.accumulate(closing)
-        since = toggles - np.where(last_closing >= 0, toggles[np.maximum(last_closing, 0)], 0)
         self._starts = starts
-        self._open_after = (since & 1).astype(bool)  # a quoted value is open after run i
+        self._ends = starts + lengths  # one past each run's last quote
+        self._open_after = self._open_after_runs(odd, field_start)  # a value is open after
         self._opens = np.flatnonzero(
             self._open_after & ~np.concatenate(([False], self._open_after[:-1]))
         )
+
+    @staticmethod
+    def _open_after_runs(odd: np.ndarray, field_start: np.ndarray) -> np.ndarray:
+        """Whether a quoted value is open after each run of quotes."""
+        opening = odd & field_start
+        if odd.all() and opening[::2].all() and not opening[1::2].any():
+            # The usual case: each value opened at a field start and closed by the next run.
+            alternate = np.zeros(odd.size, dtype=bool)
+            alternate[::2] = True
+            return alternate
+        toggles = np.cumsum(opening, dtype=np.int64)
+        closing = np.where(odd & ~field_start, np.arange(odd.size), -1)
+        last_closing = np.maximum.accumulate(closing)
+        since = toggles - np.where(last_closing >= 0, toggles[np.maximum(last_closing, 0)], 0)
+        return (since & 1).astype(bool)
 
     def start_of(self, position: int) -> int:
         """Where the quoted value ``position`` is in starts; -1 if it is in none."""
@@ -554,6 +604,27 @@ class _QuotedValues:
     def hold_line_breaks(self, end: int, carriage_returns: bool) -> bool:
         """Whether a line break before ``end`` (which is outside quoted values) is inside
         one; ``carriage_returns``: whether there are ``\\r`` before ``end``."""
+        runs = np.flatnonzero(self._open_after)
+        begins = self._ends[runs]  # the bytes inside values, from after an open run ...
+        stops = np.full(runs.size, end, dtype=np.int64)  # ... to the next run (or ``end``)
+        followed = runs + 1 < self._starts.size
+        stops[followed] = self._starts[runs[followed] + 1]
+        np.minimum(stops, end, out=stops)
+        sizes = stops - begins
+        inside = sizes > 0
+        begins, sizes = begins[inside], sizes[inside]
+        total = int(sizes.sum())
+        if total > GATHER_SHARE * end:  # long quoted values: find the line breaks instead
+            return self._line_break_in_values(end, carriage_returns)
+        positions = np.repeat(begins - (np.cumsum(sizes) - sizes), sizes)
+        positions += np.arange(total)
+        held = self._codes[positions]
+        found = held == 0x0A
+        if carriage_returns:
+            found |= held == 0x0D
+        return bool(found.any())
+
+    def _line_break_in_values(self, end: int, carriage_returns: bool) -> bool:
         codes = self._codes[:end]
         is_break = codes == 0x0A
         if carriage_returns:
