@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import opensage
+from opensage.datasets import statistics
 from opensage.datasets.schemas import ColumnStatistics
 from opensage.datasets.statistics import _FIRST_SCAN, HISTOGRAM_BINS, QUANTILES, TOP_VALUES
 
@@ -435,6 +436,37 @@ def test_ties_far_into_a_long_column(client: opensage.Client, tmp_path: Path) ->
     assert_like_pandas(stats["s"], stored["s"], numeric=False)
     top = [v.value for v in stats["i"].top_values]
     assert top == [values[3 * _FIRST_SCAN], values[5 * _FIRST_SCAN + 7], *values[:8]]
+
+
+def _tie_heavy(rng: np.random.Generator) -> np.ndarray:
+    """Integers with ties at the tenth most frequent value: a few frequent values, then
+    values drawn from a pool of 5 to n² (so the cut-off falls at counts of 1, 2 or more,
+    with few or many values tied there)."""
+    n = int(rng.integers(200, 30_000))
+    frequent = rng.integers(-50, 0, int(rng.integers(0, 12)))
+    values = rng.integers(0, int(10 ** rng.uniform(0.7, 2 * np.log10(n))), n)
+    values[rng.random(n) < 0.05] = rng.choice(frequent) if frequent.size else 0
+    return values
+
+
+@pytest.mark.parametrize("listed_ties", [0, 64 * 1024], ids=["searched", "listed"])
+def test_ties_found_by_search_or_from_a_list_rank_as_in_pandas(
+    monkeypatch: pytest.MonkeyPatch, listed_ties: int
+) -> None:
+    # The values tied at the cut-off are looked up either in the whole sorted column or
+    # in a list of them (made from the runs, or from values equal to the one a count
+    # further on): both must give pandas' order.
+    monkeypatch.setattr(statistics, "_LISTED_TIES", listed_ties)
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        values = _tie_heavy(rng)
+        chunks = np.array_split(values, int(rng.integers(1, 5)))
+        for numbers in (chunks, [c / 4 for c in chunks]):  # integers and floats
+            column = pa.chunked_array([pa.array(c) for c in numbers])
+            got = statistics.column_statistics("v", column)
+            series = pd.Series(np.concatenate(numbers))
+            assert [(v["value"], v["count"]) for v in got["top_values"]] == _top(series)
+            assert got["distinct"] == series.nunique()
 
 
 # -- random columns --------------------------------------------------------------------------

@@ -37,6 +37,10 @@ HISTOGRAM_BINS = 20
 TOP_VALUES = 10
 _FIRST_SCAN, _MAX_SCAN = 1024, 64 * 1024  # values looked at per step by _first_seen
 _RUN_STEP = 256 * 1024  # sorted values looked at per step when counting runs
+# Values tied at the top values' cut-off are listed (for a quick look-up while finding
+# which occur first) when there are at most this many; else each value read is looked
+# up in the whole sorted column (those ties are then common, and soon found).
+_LISTED_TIES = 64 * 1024
 _SUM_LEAF = 64 * 1024  # values summed at once (see _pairwise_sum)
 # Numeric columns are described this many at once if they fit together in this much
 # memory (8 bytes a value); else one at a time.
@@ -366,7 +370,11 @@ def _distinct_and_top(ordered: np.ndarray, chunks: Chunks) -> tuple[int, list[di
         keep, tied_room = best_counts > threshold, room
     known, known_counts = best[keep], best_counts[keep]
     order = np.argsort(known)
-    found = _first_seen(chunks, known[order], known_counts[order], ordered, threshold, tied_room)
+    listed = None
+    if tied_room and tally[threshold] <= _LISTED_TIES:
+        listed = _tied_values(ordered, threshold, tally[threshold], best_counts[keep], distinct)
+    ties = _Ties(ordered, threshold, listed)
+    found = _first_seen(chunks, known[order], known_counts[order], ties, tied_room)
     ranked = sorted(found.items(), key=lambda item: -item[1])  # stable: ties as first seen
     return distinct, [{"value": _jsonable(v), "count": int(c)} for v, c in ranked]
 
@@ -410,12 +418,33 @@ def _tally(counts: np.ndarray) -> dict[int, int]:
 
 
 def _most_common(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``TOP_VALUES`` of ``values`` with the greatest ``counts`` (any of those tied
-    at the cut-off)."""
+    """The ``TOP_VALUES`` of ``values`` with the greatest ``counts`` (the first of those
+    tied at the cut-off)."""
     if counts.size <= TOP_VALUES:
         return values, counts
-    chosen = np.argpartition(counts, counts.size - TOP_VALUES)[-TOP_VALUES:]
+    above, tied, room = _cut_off(counts)
+    chosen = np.concatenate((above, tied[:room]))
     return values[chosen], counts[chosen]
+
+
+class _Ties:
+    """Which values of the sorted ``ordered`` occur ``threshold`` times: looked up in
+    ``listed`` (those values, sorted) if given, else found by binary search in
+    ``ordered``."""
+
+    def __init__(self, ordered: np.ndarray, threshold: int, listed: np.ndarray | None) -> None:
+        self._ordered, self.threshold, self._listed = ordered, threshold, listed
+
+    def among(self, part: np.ndarray) -> np.ndarray:
+        """Whether each value of ``part`` occurs ``threshold`` times."""
+        if self._listed is not None:
+            if not self._listed.size:
+                return np.zeros(part.size, dtype=bool)
+            positions = np.minimum(np.searchsorted(self._listed, part), self._listed.size - 1)
+            return np.asarray(self._listed[positions] == part)
+        occurrences = np.searchsorted(self._ordered, part, "right")
+        occurrences -= np.searchsorted(self._ordered, part, "left")
+        return np.asarray(occurrences == self.threshold)
 
 
 def _runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,17 +463,38 @@ def _runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, counts
 
 
+def _tied_values(
+    ordered: np.ndarray, threshold: int, how_many: int, above: np.ndarray, distinct: int
+) -> np.ndarray:
+    """The ``how_many`` values of the sorted ``ordered`` that occur ``threshold`` times,
+    sorted; ``above``: the counts of the values that occur more often, ``distinct``: how
+    many distinct values there are."""
+    span = threshold - 1
+    if span and how_many + int((above - span).sum()) < distinct:
+        # A value occurring ``threshold`` times or more equals the one ``span`` places on:
+        # fewer places to look at than there are runs.
+        values = ordered[np.flatnonzero(ordered[span:] == ordered[:-span])]
+        if values.size:  # each value once
+            values = values[np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))]
+        counts = np.searchsorted(ordered, values, "right") - np.searchsorted(ordered, values)
+        return np.asarray(values[counts == threshold])
+    listed = []
+    start = 0
+    while start < ordered.size:  # in steps that never split a run
+        stop = min(start + _RUN_STEP, ordered.size)
+        stop = int(np.searchsorted(ordered, ordered[stop - 1], side="right"))
+        values, counts = _runs(ordered[start:stop])
+        listed.append(values[counts == threshold])
+        start = stop
+    return np.concatenate(listed)
+
+
 def _first_seen(
-    chunks: Chunks,
-    known: np.ndarray,
-    known_counts: np.ndarray,
-    ordered: np.ndarray,
-    threshold: int,
-    tied_room: int,
+    chunks: Chunks, known: np.ndarray, known_counts: np.ndarray, ties: _Ties, tied_room: int
 ) -> dict[Any, int]:
-    """The sorted ``known`` values and the first ``tied_room`` values to occur of those
-    that occur ``threshold`` times in the sorted ``ordered``, with their counts, in order
-    of first occurrence in ``chunks``; reads only as far as it must."""
+    """The sorted ``known`` values and the first ``tied_room`` values to occur of the
+    ``ties``, with their counts, in order of first occurrence in ``chunks``; reads only
+    as far as it must."""
     found: dict[Any, int] = {}
     wanted = known.size + tied_room
     tied = 0
@@ -460,10 +510,8 @@ def _first_seen(
             if known.size:
                 positions = np.minimum(np.searchsorted(known, part), known.size - 1)
                 hits = known[positions] == part
-            if tied < tied_room:  # costlier: a binary search in the whole column
-                occurrences = np.searchsorted(ordered, part, "right")
-                occurrences -= np.searchsorted(ordered, part, "left")
-                hits |= occurrences == threshold
+            if tied < tied_room:
+                hits |= ties.among(part)
             where = np.flatnonzero(hits)
             _, first = np.unique(part[where], return_index=True)
             for index in np.sort(where[first]):
@@ -474,7 +522,7 @@ def _first_seen(
                 if known.size and known[positions[index]] == value:
                     found[key] = int(known_counts[positions[index]])
                 elif tied < tied_room:
-                    found[key], tied = threshold, tied + 1
+                    found[key], tied = ties.threshold, tied + 1
                 else:
                     continue
                 if len(found) == wanted:
