@@ -88,12 +88,16 @@ def open_platform(settings: Settings) -> Platform:
     db = Database(settings.resolved_database_url)
     db.migrate()
     store = ArtifactStore(settings.resolved_artifact_url, s3_endpoint_url=settings.s3_endpoint_url)
-    uploads = UploadArea(settings.staging_dir / "uploads", settings.max_upload_bytes)
+    # With auth on, callers are not the machine's owner: they may not make the server read
+    # its own files (e.g. /etc/shadow) into a dataset they can then download.
+    uploads = UploadArea(
+        settings.staging_dir / "uploads",
+        settings.max_upload_bytes,
+        allow_links=not settings.auth_enabled,
+    )
     swept = uploads.sweep()
     if swept:
         logger.info("removed %d stale or partial uploads", swept)
-    # With auth on, callers are not the machine's owner: they may not make the server read
-    # its own files (e.g. /etc/shadow) into a dataset they can then download.
     datasets = DatasetService(
         db,
         store,

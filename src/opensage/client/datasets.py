@@ -177,19 +177,47 @@ class Datasets:
         """Delete dataset ``name`` and all its versions."""
         self._session.request("DELETE", f"/api/v1/datasets/{name}")
 
-    def upload(self, path: str | Path, *, progress: Progress | None = None) -> str:
-        """Upload a local file; returns the ``upload:<id>`` source to create a dataset from."""
-        return upload_file(self._session, Path(path), progress)
+    def upload(
+        self, path: str | Path, *, progress: Progress | None = None, in_place: bool | None = None
+    ) -> str:
+        """Stage a local file on the server; returns the ``upload:<id>`` source to create a
+        dataset from. A server on this machine links the file instead of receiving a copy
+        (see ``upload_file`` for ``in_place``)."""
+        return upload_file(self._session, Path(path), progress, in_place=in_place)
 
 
-def upload_file(session: HTTPSession, path: Path, progress: Progress | None = None) -> str:
-    """Stream a local file to the server's upload area; returns its source reference."""
-    path = path.expanduser()
+def upload_file(
+    session: HTTPSession,
+    path: Path,
+    progress: Progress | None = None,
+    *,
+    in_place: bool | None = None,
+) -> str:
+    """Stage a local file in the server's upload area; returns its source reference.
+
+    ``in_place``: None (the default) asks a server on this machine (a loopback URL) to
+    link the file where it is (``POST /api/v1/uploads/link``: no copy, however large the
+    file) and streams it when the server refuses (auth on, another filesystem, another
+    view of that path); False always streams; True links or raises the server's error.
+    """
+    from opensage.errors import InvalidInput, OpenSageError
+
+    path = path.expanduser().absolute()
     if not path.is_file():
-        from opensage.errors import InvalidInput
-
         raise InvalidInput(f"no such file: {path}", field="source")
-    total = path.stat().st_size
+    seen = path.stat()
+    total = seen.st_size
+    if in_place or (in_place is None and session.is_local):
+        link = {"path": str(path), "size": total, "mtime_ns": seen.st_mtime_ns}
+        try:
+            linked = session.json("POST", "/api/v1/uploads/link", json=link)
+        except OpenSageError:
+            if in_place:
+                raise
+        else:
+            if progress is not None:
+                progress(total, total)
+            return str(linked["source"])
 
     def chunks() -> Iterator[bytes]:
         sent = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -38,6 +39,17 @@ class HTTPSession:
         key = find_api_key(self.url, api_key)
         if key:
             self._http.headers["Authorization"] = f"Bearer {key}"
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the server's URL is a loopback address (the server runs on this machine)."""
+        host = httpx.URL(self.url).host
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def auth_headers(self) -> dict[str, str]:
         """The Authorization header this session sends (for the endpoints' data plane)."""

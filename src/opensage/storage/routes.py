@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from opensage.auth.policy import Permission, rule
 from opensage.platform import Platform
 from opensage.server.deps import get_platform
-from opensage.storage.uploads import UploadOut
+from opensage.storage.uploads import UploadLink, UploadOut
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
@@ -35,3 +35,18 @@ async def create_upload(
 ) -> UploadOut:
     """Stream the request body to the server; use the returned ``source`` to create a dataset."""
     return await platform.uploads.receive(request.stream(), filename)
+
+
+@router.post(
+    "/link",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UploadOut,
+    openapi_extra=rule(Permission.DATASETS_WRITE),
+)
+def link_upload(
+    request: UploadLink, platform: Annotated[Platform, Depends(get_platform)]
+) -> UploadOut:
+    """Stage a file already on the server's machine without copying it (a hard link into
+    the upload area); only while auth is off. The SDK does this for a server on
+    127.0.0.1 and streams the file when the server refuses."""
+    return platform.uploads.link(request)
