@@ -3,6 +3,7 @@ a copy: ``POST /api/v1/uploads/link``, and the SDK's use of it for a loopback se
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -187,3 +188,31 @@ def test_a_dataframe_source_survives_its_temporary_file(
 
     pd.testing.assert_frame_equal(dataset.to_pandas(), frame)
     assert dataset.latest.source == "upload:dataframe.parquet"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("/api/v1/uploads/link", {"path": "{path}", "size": 1, "mtime_ns": 1}, "path"),
+        ("/api/v1/datasets", {"name": "long", "source": "{path}"}, "source"),
+        (
+            "/api/v1/training-jobs",
+            {"name": "long", "script": {"source": "{path}"}},
+            "script.source",
+        ),
+    ],
+    ids=["link", "dataset source", "script source"],
+)
+def test_unreadable_server_paths_are_a_clear_422(
+    http: TestClient, route: str, body: dict[str, Any], field: str
+) -> None:
+    # A name longer than the filesystem allows makes ``Path.is_file`` raise, not answer.
+    long = "/" + "n" * 300 + ".csv"
+    payload = json.loads(json.dumps(body).replace("{path}", long))
+
+    response = http.post(route, json=payload)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert "File name too long" in error["message"]
+    assert error["field"] == field

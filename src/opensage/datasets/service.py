@@ -47,7 +47,7 @@ from opensage.errors import Conflict, InvalidInput, NotFound
 from opensage.names import validate_name
 from opensage.pagination import Page, check_limit, decode_token, encode_token
 from opensage.storage import ArtifactStore
-from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
+from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea, server_file
 
 logger = logging.getLogger(__name__)
 
@@ -505,11 +505,7 @@ class DatasetService:
                 "upload the file or give an s3:// URI",
                 field="source",
             )
-        path = Path(fsspec.core.strip_protocol(source)).expanduser()
-        if not path.is_absolute():
-            raise InvalidInput(f"local path {source!r} must be absolute", field="source")
-        if not path.is_file():
-            raise InvalidInput(f"no such file: {source}", field="source")
+        path = server_file(Path(fsspec.core.strip_protocol(source)).expanduser(), "source")
         with _open_local(path, path.name) as handle:
             yield handle
 

@@ -19,6 +19,22 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 STALE_AFTER_S = 24 * 3600
 
 
+def server_file(path: Path, field: str) -> Path:
+    """``path``, an absolute path to a regular file of the server's machine; else a clear
+    ``InvalidInput`` for ``field`` (also for a name too long or a folder it may not read,
+    which ``Path.is_file`` raises rather than answers)."""
+    if not path.is_absolute():
+        raise InvalidInput(f"{str(path)!r} is not an absolute path", field=field)
+    try:
+        found = path.is_file()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"cannot read {str(path)[:300]!r}: {reason}", field=field) from None
+    if not found:
+        raise InvalidInput(f"no such file on the server's machine: {path}", field=field)
+    return path
+
+
 class UploadLink(BaseModel):
     """A file already on the server's machine, to stage in place of streaming a copy: its
     absolute path, and its size and modification time as the client sees them (so that a
@@ -92,11 +108,7 @@ class UploadArea:
                 "stream the file to POST /api/v1/uploads",
                 field="path",
             )
-        path = Path(request.path)
-        if not path.is_absolute():
-            raise InvalidInput(f"{request.path!r} is not an absolute path", field="path")
-        if not path.is_file():
-            raise InvalidInput(f"no such file on the server's machine: {path}", field="path")
+        path = server_file(Path(request.path), "path")
         upload_id = uuid.uuid4().hex
         staged = self.directory / upload_id
         try:

@@ -26,7 +26,7 @@ from opensage.pagination import (
     newest_first_page,
 )
 from opensage.storage import ArtifactStore
-from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea
+from opensage.storage.uploads import UPLOAD_PREFIX, UploadArea, server_file
 from opensage.training.logs import read_log
 from opensage.training.models import TrainingJob, TrainingJobTag, TrainingMetric
 from opensage.training.schemas import (
@@ -468,10 +468,8 @@ class TrainingService:
                 raise InvalidInput(
                     "this server does not read paths on its own machine", field="script.source"
                 )
-            path = Path(source)
+            path = server_file(Path(source), "script.source")
             filename = path.name
-            if not path.is_absolute() or not path.is_file():
-                raise InvalidInput(f"no such file: {source}", field="script.source")
         is_archive = filename.endswith((".tar.gz", ".tgz"))
         if not is_archive and not filename.endswith(".py"):
             raise InvalidInput(
